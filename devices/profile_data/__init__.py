@@ -1,0 +1,1 @@
+"""Device profiles as data: one ``<kind>.yaml`` per kind (a package so wheels ship the files)."""
