@@ -1,0 +1,115 @@
+"""``ioc demo``: the whole stack with simulated devices and the wall, in one command."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import time
+from types import FrameType
+
+import httpx
+import typer
+
+from ioc_core.cli.common import fail_cleanly, settings_from_env
+from ioc_core.errors import IocError
+from ioc_core.settings import Settings
+from ioc_core.supervisor import Supervisor
+
+
+class _StopRequestedError(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _StopRequestedError
+
+
+def _ioc() -> str:
+    return shutil.which("ioc") or f"{sys.executable} -m ioc_core.cli.main"
+
+
+def _wait_http(url: str, *, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def _online_count(settings: Settings) -> int:
+    try:
+        items = httpx.get(f"{settings.api_url}/devices", timeout=5).json()["items"]
+    except (httpx.HTTPError, KeyError, ValueError):
+        return 0
+    return sum(1 for d in items if d["status"] == "online")
+
+
+@fail_cleanly
+def demo(
+    stations: int = typer.Option(24, help="Simulated air-quality stations."),
+    interval: float = typer.Option(5.0, help="Seconds between readings of one station."),
+    keep_stack: bool = typer.Option(False, help="Leave PostgreSQL and Mosquitto running on exit."),
+) -> None:
+    from ioc_core.db import connect_db
+    from ioc_core.plugins import migrate_and_sync
+    from ioc_core.stack import stack_down, stack_up
+
+    settings = settings_from_env()
+    stack_up(settings)
+    with connect_db(settings) as conn:
+        migrate_and_sync(conn)
+    ioc = _ioc().split()
+    logs = settings.log_dir
+    sup = Supervisor()
+    old_int = signal.signal(signal.SIGINT, _raise_stop)
+    old_term = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        sup.start("api", [*ioc, "api", "run"], logs / "api.log")
+        sup.start("ingest", [*ioc, "ingest", "run"], logs / "ingest.log")
+        sup.start("wall", [sys.executable, "-m", "ioc_dashboard"], logs / "wall.log")
+        sup.start(
+            "simulator",
+            [*ioc, "simulate", "air-quality", f"--stations={stations}", f"--interval={interval}"],
+            logs / "simulator.log",
+        )
+        wall_url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/"
+        if not _wait_http(f"{settings.api_url}/health", timeout=60):
+            raise IocError(f"the API did not answer at {settings.api_url}; see {logs}/api.log")
+        if not _wait_http(wall_url, timeout=60):
+            raise IocError(f"the wall did not answer at {wall_url}; see {logs}/wall.log")
+        typer.echo(
+            "\nHai Phong IOC demo is running.\n"
+            f"  wall:      {wall_url}\n"
+            f"  API:       {settings.api_url}  (docs: {settings.api_url}/docs)\n"
+            f"  devices:   {settings.api_url}/devices\n"
+            f"  MQTT:      {settings.mqtt_url}\n"
+            f"  database:  {settings.postgres_dsn}\n"
+            f"  logs:      {logs}/\n"
+            "Press Ctrl-C to stop everything.\n"
+        )
+        reported = -1
+        while True:
+            if dead := sup.dead():
+                names = ", ".join(f"{c.name} (exit {c.proc.returncode})" for c in dead if c.proc)
+                raise IocError(f"stopped because a component exited: {names}; logs in {logs}/")
+            online = _online_count(settings)
+            if online != reported:
+                typer.echo(f"stations online: {online}/{stations}")
+                reported = online
+            time.sleep(5)
+    except _StopRequestedError:
+        typer.echo("\nstopping…")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sup.stop_all()
+        if not keep_stack:
+            stack_down(settings)
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+        typer.echo("demo stopped; no process left behind")

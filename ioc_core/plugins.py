@@ -1,0 +1,42 @@
+"""Entry points through which the other packages plug into the shared ``ioc`` command.
+
+``ioc_core`` sits at the bottom of the dependency graph, so it never imports ``ingest`` or
+``devices``; they register sub-commands (``ioc.commands``) and reference-data hooks run after
+migrations (``ioc.post_migrate``) in pyproject.toml instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from psycopg import Connection
+
+COMMANDS_GROUP = "ioc.commands"
+POST_MIGRATE_GROUP = "ioc.post_migrate"
+
+PostMigrateHook = Callable[[Connection], None]
+
+
+def command_groups() -> dict[str, Any]:
+    """Name -> typer.Typer of every installed sub-command group."""
+    return {ep.name: ep.load() for ep in entry_points(group=COMMANDS_GROUP)}
+
+
+def post_migrate_hooks() -> list[tuple[str, PostMigrateHook]]:
+    eps = sorted(entry_points(group=POST_MIGRATE_GROUP), key=lambda ep: ep.name)
+    return [(ep.name, ep.load()) for ep in eps]
+
+
+def migrate_and_sync(conn: Connection) -> tuple[list[str], list[str]]:
+    """Apply SQL migrations, then let each package sync its reference data (idempotent)."""
+    from ioc_core.migrate import migrate
+
+    applied = [f"{m.version:04d}_{m.name}" for m in migrate(conn)]
+    synced = []
+    for name, hook in post_migrate_hooks():
+        with conn.transaction():
+            hook(conn)
+        synced.append(name)
+    return applied, synced

@@ -1,0 +1,134 @@
+"""Real services for the whole suite, the psycopg way.
+
+One private stack (PostgreSQL + TimescaleDB, Mosquitto) per pytest run, started by the same
+code as ``ioc stack up`` on free ports in its own folder, so it never meets a developer's demo
+or the system services. Migrations run once into a template database; each test that asks for
+``db_settings`` gets its own database cloned from it, and tests that use MQTT get their own
+tenant (topic prefix) and client ids.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ioc_core.errors import IocError
+from ioc_core.plugins import migrate_and_sync
+from ioc_core.settings import Settings
+from ioc_core.stack import stack_down, stack_up
+from ioc_core.stack.processes import free_port
+
+TEMPLATE_DB = "ioc_template"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def make_var_dir() -> Path:
+    """A folder the service users (postgres, mosquitto) can reach when we run as root.
+
+    pytest's tmp_path lives under a 0700 folder of root's, which PostgreSQL (run as ``postgres``)
+    could not enter, so the stack lives under /var/tmp instead.
+    """
+    base = os.environ.get("IOC_TEST_TMP", "/var/tmp")
+    path = Path(tempfile.mkdtemp(prefix="ioc-test-", dir=base))
+    path.chmod(0o755)
+    return path
+
+
+def stack_settings(var_dir: Path, **overrides: object) -> Settings:
+    return Settings(
+        _env_file=None,
+        environment="test",
+        var_dir=var_dir,
+        pg_port=free_port(),
+        mqtt_port=free_port(),
+        api_port=free_port(),
+        dashboard_port=free_port(),
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Settings]:
+    var_dir = make_var_dir()
+    settings = stack_settings(var_dir)
+    try:
+        stack_up(settings)
+    except IocError as exc:
+        stack_down(settings)
+        pytest.exit(f"could not start the test stack: {exc}", returncode=3)
+    try:
+        with psycopg.connect(settings.dsn_for("postgres"), autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
+        with psycopg.connect(settings.dsn_for(TEMPLATE_DB)) as conn:
+            migrate_and_sync(conn)
+        _seal_template(settings)
+        yield settings
+    finally:
+        stack_down(settings)
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def _seal_template(settings: Settings) -> None:
+    """TimescaleDB's scheduler keeps a connection open to every database, and CREATE DATABASE
+    refuses a template in use; closing the template to connections keeps the scheduler out."""
+    with psycopg.connect(settings.dsn_for("postgres"), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(
+                sql.Identifier(TEMPLATE_DB)
+            )
+        )
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (TEMPLATE_DB,),
+        )
+
+
+@pytest.fixture
+def db_settings(stack: Settings) -> Iterator[Settings]:
+    """Settings pointing at a brand-new database of this test's own, schema and reference
+    data already in place (cloned from the migrated template)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(stack.dsn_for("postgres"), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(TEMPLATE_DB)
+            )
+        )
+    yield stack.model_copy(update={"pg_database": name})
+    with psycopg.connect(stack.dsn_for("postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def conn(db_settings: Settings) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_settings.postgres_dsn, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A tenant id of this test's own: its MQTT topics cannot meet another test's."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that takes a database fixture is a ``db`` test, whatever its author remembered."""
+    for item in items:
+        if {"stack", "db_settings", "conn"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
