@@ -1,0 +1,49 @@
+"""The FastAPI application factory.
+
+Services hang off a typed ``AppState`` built in the lifespan from the settings passed in, not
+off untyped attributes or import-time globals, so tests build an app against their own database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from psycopg_pool import ConnectionPool
+
+from ioc_api.problems import install_problem_handlers
+from ioc_api.routes import devices, health
+from ioc_core.db import make_pool
+from ioc_core.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    pool: ConnectionPool
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = make_pool(settings, max_size=10)
+        app.state.ioc = AppState(settings=settings, pool=pool)
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(
+        title="Hai Phong IOC API",
+        version="0.1.0",
+        summary="Devices and telemetry of the Hai Phong operations centre.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(devices.router)
+    return app
