@@ -1,0 +1,1 @@
+"""The edge video node: a traffic camera becomes counts and events, never footage."""
