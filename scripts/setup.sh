@@ -95,8 +95,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ ! -f "$STAMP" ]; then
   say "installing the project into .venv (pip install -e '.[dev]')"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  if ! { .venv/bin/python -m pip install -q --upgrade pip \
+         && .venv/bin/python -m pip install -q -e '.[dev]'; } > .venv/pip-install.log 2>&1; then
+    cat .venv/pip-install.log >&2
+    die "pip install failed (log above, also in .venv/pip-install.log)"
+  fi
   rm -f .venv/.installed-* && touch "$STAMP"
 fi
 say "ready"
