@@ -23,7 +23,9 @@ from ioc_core.errors import PortInUseError, StackError
 
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # No SO_REUSEADDR: we want to see a port in TIME_WAIT or held by anyone as taken.
+        # SO_REUSEADDR as PostgreSQL and Mosquitto set it: a port whose old connections sit in
+        # TIME_WAIT after a `down` is free for them, and must not be reported as taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
