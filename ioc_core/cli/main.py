@@ -31,6 +31,8 @@ def _configure(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # One INFO line per HTTP request (httpx) drowns what the operator needs to see.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @stack_app.command("up")
