@@ -12,7 +12,7 @@ import sys
 import psycopg
 import pytest
 
-from ioc_core.errors import DataDirError, PortInUseError
+from ioc_core.errors import DataDirError, PortInUseError, StackError
 from ioc_core.stack import stack_down, stack_status, stack_up
 from ioc_core.stack.mosquitto import broker_reachable
 from ioc_core.stack.processes import PidFile, pid_alive
@@ -104,6 +104,18 @@ def test_cluster_of_another_postgres_version_is_refused(fresh):
     with pytest.raises(DataDirError, match="PostgreSQL 13"):
         stack_up(fresh)
     assert (fresh.pg_data_dir / "PG_VERSION").exists()
+
+
+def test_corrupt_cluster_is_reported_with_its_path_and_left_alone(fresh):
+    stack_up(fresh)
+    stack_down(fresh)
+    control = fresh.pg_data_dir / "global" / "pg_control"
+    control.write_bytes(b"\0" * 100)  # a damaged control file
+    with pytest.raises(StackError, match=str(fresh.pg_data_dir)):
+        stack_up(fresh)
+    assert control.read_bytes() == b"\0" * 100 and (fresh.pg_data_dir / "PG_VERSION").exists()
+    status = stack_status(fresh)
+    assert not status.services["postgres"].running and not status.services["mqtt"].running
 
 
 def test_down_never_signals_a_process_it_did_not_start(fresh):

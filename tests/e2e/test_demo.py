@@ -1,0 +1,77 @@
+"""``ioc demo`` as a user runs it: up with stations online, then Ctrl-C leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from ioc_core.stack.processes import pid_alive
+from tests.conftest import make_var_dir, stack_settings
+
+pytestmark = [pytest.mark.db, pytest.mark.broker, pytest.mark.slow]
+
+
+def _descendants(pid: int) -> set[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,ppid=,sid="], capture_output=True, text=True).stdout
+    rows = [tuple(map(int, line.split())) for line in out.splitlines()]
+    found, frontier = set(), {pid}
+    while frontier:
+        children = {p for p, pp, _ in rows if pp in frontier} - found
+        found |= children
+        frontier = children
+    return found
+
+
+def test_demo_runs_the_city_and_ctrl_c_stops_everything():
+    var_dir = make_var_dir()
+    s = stack_settings(var_dir)
+    env = {
+        **os.environ,
+        "IOC_VAR_DIR": str(var_dir),
+        "IOC_PG_PORT": str(s.pg_port),
+        "IOC_MQTT_PORT": str(s.mqtt_port),
+        "IOC_API_PORT": str(s.api_port),
+        "IOC_DASHBOARD_PORT": str(s.dashboard_port),
+    }
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "ioc_core.cli.main", "demo", "--stations=20", "--interval=1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline, online = time.monotonic() + 60, 0
+        while time.monotonic() < deadline and online < 20:
+            assert demo.poll() is None, demo.stdout.read() if demo.stdout else ""
+            try:
+                items = httpx.get(f"{s.api_url}/devices", timeout=2).json()["items"]
+                online = sum(d["status"] == "online" for d in items)
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert online == 20
+        assert httpx.get(f"http://127.0.0.1:{s.dashboard_port}/", timeout=5).status_code == 200
+        started = _descendants(demo.pid)
+        started |= {
+            int((var_dir / "run" / f).read_text()) for f in ("postgres.pid", "mosquitto.pid")
+        }
+        assert len(started) >= 6  # api, ingest, wall, simulator, postgres, mosquitto (+ workers)
+
+        demo.send_signal(signal.SIGINT)  # what Ctrl-C on the terminal sends
+        output, _ = demo.communicate(timeout=60)
+        assert demo.returncode == 0, output
+        assert "demo stopped" in output
+        time.sleep(0.5)
+        assert [p for p in started if pid_alive(p)] == []
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        subprocess.run(
+            [sys.executable, "-m", "ioc_core.cli.main", "stack", "down"], env=env, check=False
+        )
+        shutil.rmtree(var_dir, ignore_errors=True)
