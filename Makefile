@@ -24,6 +24,7 @@ test-browser: setup
 lint:
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/mypy
 
 format:
 	$(VENV)/ruff format .

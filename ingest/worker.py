@@ -82,14 +82,15 @@ class IngestWorker:
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         assert self._cache is not None
         received = datetime.now(UTC)
+        payload = bytes(msg.payload)
         try:
             decoded = decode(
-                msg.topic, msg.payload, received_at=received, cache=self._cache, limits=self.limits
+                msg.topic, payload, received_at=received, cache=self._cache, limits=self.limits
             )
         except Exception as exc:  # a bug must park the message, not kill the loop
             log.exception("decode failed for topic %s", msg.topic)
             decoded = Decoded(
-                dead=DeadLetter(msg.topic, "internal_error", repr(exc), msg.payload, received)
+                dead=DeadLetter(msg.topic, "internal_error", repr(exc), payload, received)
             )
         self._queue.put(_Item(decoded, msg.mid, msg.qos))
 

@@ -56,7 +56,9 @@ def migrate(conn: Connection) -> list[Migration]:
                    checksum text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        applied = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+        applied: dict[int, str] = dict(
+            conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+        )
         done = []
         for mig in available():
             if mig.version in applied:
@@ -84,6 +86,8 @@ def migrate(conn: Connection) -> list[Migration]:
 
 
 def current_version(conn: Connection) -> int | None:
-    if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
         return None
-    return conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+    row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return row[0] if row else None

@@ -97,7 +97,7 @@ class Settings(BaseSettings):
 
             params = conninfo_to_dict(self.postgres_dsn_override)
             params["dbname"] = database
-            return make_conninfo(**params)
+            return make_conninfo("", **params)
         auth = quote(self.pg_user, safe="")
         if self.pg_password:
             auth += ":" + quote(self.pg_password, safe="")

@@ -38,7 +38,7 @@ def _offline_config(match: re.Match[str]) -> str:
 class _OfflineDash(dash.Dash):
     """Dash with the version-check URL scrubbed from the page (documented override point)."""
 
-    def interpolate_index(self, **kwargs: Any) -> str:
+    def interpolate_index(self, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs["config"] = _CONFIG_SCRIPT.sub(_offline_config, kwargs.get("config", ""))
         return super().interpolate_index(**kwargs)
 
@@ -51,7 +51,7 @@ def create_app(*, api_url: str, refresh_ms: int = 5000) -> dash.Dash:
         title=labels["title"],
         assets_folder=str(ASSETS_DIR),
         serve_locally=True,
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None is Dash's documented "off"
     )
     app.layout = layout.build_layout(labels=labels, refresh_ms=refresh_ms)
     register_callbacks(app, WallApiClient(base_url=api_url), labels)

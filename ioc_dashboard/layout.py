@@ -7,6 +7,7 @@ the API is down; the first interval tick fills in the data.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from dash import dcc, html
 
@@ -27,8 +28,8 @@ DEFAULT_METRIC = "pm25"
 
 # The wall is looked at, not worked with: no mode bar, no Plotly logo; scroll zoom stays so an
 # operator at the console can still zoom into a district.
-MAP_CONFIG = {"displayModeBar": False, "scrollZoom": True, "displaylogo": False}
-CHART_CONFIG = {"displayModeBar": False, "displaylogo": False}
+MAP_CONFIG: Any = {"displayModeBar": False, "scrollZoom": True, "displaylogo": False}
+CHART_CONFIG: Any = {"displayModeBar": False, "displaylogo": False}
 
 
 def _header(labels: Mapping[str, str]) -> html.Header:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -73,7 +74,7 @@ class PostgresService:
     def running_pid(self) -> int | None:
         return self.pidfile.live_pid()
 
-    def _run(self, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def _run(self, argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         extra = self.user.popen_kwargs() if self.user else {}
         return subprocess.run(
             argv,
@@ -81,7 +82,7 @@ class PostgresService:
             text=True,
             check=False,
             **extra,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
 
     def _validate_existing(self) -> bool:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ioc_core.errors import PortInUseError, StackError
 
@@ -68,7 +69,7 @@ class ServiceUser:
             ) from exc
         return cls(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
 
-    def popen_kwargs(self) -> dict[str, object]:
+    def popen_kwargs(self) -> dict[str, Any]:
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
     def chown(self, *paths: Path) -> None:
@@ -80,7 +81,7 @@ class ServiceUser:
         result = subprocess.run(
             ["test", "-x", str(path)],
             check=False,
-            **self.popen_kwargs(),  # type: ignore[arg-type]
+            **self.popen_kwargs(),
         )
         if result.returncode != 0:
             raise StackError(
