@@ -15,6 +15,10 @@ from psycopg.rows import class_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from devices.errors import DeviceNotFoundError
+from devices.topics import SEGMENT_RE
+
+# Ids are MQTT topic segments, so they follow the topic grammar's rule exactly.
+_ID_PATTERN = f"^{SEGMENT_RE.pattern}$"
 
 # Missed intervals before a device counts as offline; 3 tolerates one lost reading and jitter.
 OFFLINE_AFTER_INTERVALS = 3
@@ -27,9 +31,9 @@ class DeviceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    id: str = Field(pattern=_ID_PATTERN)
     kind: str
-    tenant_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    tenant_id: str = Field(pattern=_ID_PATTERN)
     commune_code: str | None = Field(None, pattern=r"^[0-9]{5}$")
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)

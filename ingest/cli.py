@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
-
 import typer
 
 from ingest.worker import IngestWorker
-from ioc_core.cli.common import fail_cleanly, settings_from_env
+from ioc_core.cli.common import fail_cleanly, settings_from_env, stop_on_signals
 
 app = typer.Typer(no_args_is_help=True, help="MQTT telemetry into TimescaleDB.")
 
@@ -18,11 +14,5 @@ app = typer.Typer(no_args_is_help=True, help="MQTT telemetry into TimescaleDB.")
 @fail_cleanly
 def run() -> None:
     """Consume telemetry until SIGINT/SIGTERM, then flush, acknowledge and exit."""
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    stop = stop_on_signals()
     IngestWorker(settings_from_env()).run(stop)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
-
 import typer
 
-from ioc_core.cli.common import fail_cleanly, settings_from_env
+from ioc_core.cli.common import fail_cleanly, settings_from_env, stop_on_signals
 from simulators.air_quality import AirQualityFleet
 
 app = typer.Typer(no_args_is_help=True, help="Simulated devices.")
@@ -22,13 +18,7 @@ def air_quality(
     count: int | None = typer.Option(None, help="Stop after this many rounds."),
 ) -> None:
     """Register air-quality stations and publish their readings until stopped."""
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    stop = stop_on_signals()
     fleet = AirQualityFleet(settings_from_env(), stations=stations, interval_s=interval)
     fleet.start()
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import signal
+import threading
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -39,3 +41,15 @@ def fail_cleanly(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from exc
 
     return wrapper
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, for loops that must finish their batch and exit."""
+    stop = threading.Event()
+
+    def _set(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _set)
+    signal.signal(signal.SIGTERM, _set)
+    return stop

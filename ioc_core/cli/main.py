@@ -16,7 +16,11 @@ from ioc_core.cli.common import fail_cleanly, settings_from_env
 from ioc_core.cli.demo import demo
 from ioc_core.plugins import command_groups, migrate_and_sync
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Hai Phong IOC backend: private stack, database, ingest, API, simulators, demo.",
+)
 stack_app = typer.Typer(no_args_is_help=True, help="The private PostgreSQL + Mosquitto stack.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema and reference data.")
 app.add_typer(stack_app, name="stack")
