@@ -60,7 +60,8 @@ def device_series(
             points = cur.execute(
                 """SELECT time, value FROM (
                        SELECT time, value FROM telemetry
-                       WHERE device_id = %s AND metric_id = %s
+                       WHERE device_key = (SELECT key FROM devices WHERE id = %s)
+                         AND metric_id = %s
                          AND time >= coalesce(%s, '-infinity'::timestamptz)
                          AND time < coalesce(%s, 'infinity'::timestamptz)
                        ORDER BY time DESC LIMIT %s) newest

@@ -25,6 +25,7 @@ _NEGATIVE_MAX = 100_000  # bound on remembered unknown ids, against random-id fl
 class CachedDevice:
     tenant_id: str
     kind: str
+    key: int  # telemetry's compact device key
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class CachedMetric:
     id: int
     min_value: float
     max_value: float
+    unit: str
 
 
 class RegistryCache:
@@ -48,12 +50,14 @@ class RegistryCache:
     def reload(self) -> None:
         with self._lock, self._conn.cursor(row_factory=tuple_row) as cur:
             devices = {
-                r[0]: CachedDevice(r[1], r[2])
-                for r in cur.execute("SELECT id, tenant_id, kind FROM devices")
+                r[0]: CachedDevice(r[1], r[2], r[3])
+                for r in cur.execute("SELECT id, tenant_id, kind, key FROM devices")
             }
             metrics = {
-                (r[0], r[1]): CachedMetric(r[2], r[3], r[4])
-                for r in cur.execute("SELECT kind, name, id, min_value, max_value FROM metrics")
+                (r[0], r[1]): CachedMetric(r[2], r[3], r[4], r[5])
+                for r in cur.execute(
+                    "SELECT kind, name, id, min_value, max_value, unit FROM metrics"
+                )
             }
             self._devices, self._metrics = devices, metrics
             self._unknown.clear()
@@ -72,14 +76,14 @@ class RegistryCache:
             return None
         with self._lock, self._conn.cursor(row_factory=tuple_row) as cur:
             row = cur.execute(
-                "SELECT tenant_id, kind FROM devices WHERE id = %s", (device_id,)
+                "SELECT tenant_id, kind, key FROM devices WHERE id = %s", (device_id,)
             ).fetchone()
         if row is None:
             if len(self._unknown) >= _NEGATIVE_MAX:
                 self._unknown.clear()
             self._unknown[device_id] = now
             return None
-        found = self._devices[device_id] = CachedDevice(row[0], row[1])
+        found = self._devices[device_id] = CachedDevice(row[0], row[1], row[2])
         return found
 
     def metric(self, kind: str, name: str) -> CachedMetric | None:

@@ -1,10 +1,12 @@
-"""The batch writer: binary COPY into a staging table, then one idempotent INSERT.
+"""The batch writer: binary COPY straight into the hypertable, idempotent on redelivery.
 
-COPY cannot skip duplicates, and ``INSERT ... ON CONFLICT`` row by row is an order of magnitude
-slower; COPY into a session-private temporary table followed by one set-based
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` keeps COPY's speed and makes redelivery
-harmless. Dead letters and device freshness are written in the same transaction, so a batch is
-all stored (and then acknowledged) or not at all.
+Redelivery is rare (only after a crash or a lost PUBACK), so the common path pays nothing for
+it: COPY goes directly into ``telemetry`` inside a savepoint, and the unique index on the
+reading identity refuses a duplicate. Only then is the batch replayed through a temporary
+staging table with one set-based ``INSERT ... ON CONFLICT DO NOTHING``, which also finds
+readings whose value differs from the stored one (first write wins; the other value goes to
+``telemetry_conflicts``). Dead letters, device freshness and the touched hours are written in
+the same transaction, so a batch is all stored, and then acknowledged, or not at all.
 """
 
 from __future__ import annotations
@@ -13,21 +15,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from psycopg import Connection
+from psycopg import Connection, errors
 
-from ingest.decode import DeadLetter
+from ingest.readings import DeadLetter, Row
 
+_TYPES = ["timestamptz", "int4", "int2", "float8"]
 _STAGE = """CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage
-            (time timestamptz, device_id text, metric_id smallint, value double precision)
+            (time timestamptz, device_key integer, metric_id smallint, value double precision)
             ON COMMIT DELETE ROWS"""
-_COPY = "COPY ingest_stage (time, device_id, metric_id, value) FROM STDIN (FORMAT BINARY)"
+
+
+@dataclass(frozen=True)
+class BatchMeta:
+    """Per-batch facts the worker gathers while decoding, so the writer need not scan rows."""
+
+    newest: dict[int, datetime]  # device_key -> newest reading time
+    hours: dict[datetime, int]  # hour -> readings in it
 
 
 @dataclass(frozen=True)
 class FlushResult:
     readings: int
     inserted: int
+    conflicts: int
     dead_letters: int
+    staged: bool  # the duplicate-tolerant path was needed
 
 
 class BatchWriter:
@@ -37,40 +49,76 @@ class BatchWriter:
         conn.execute(_STAGE)
         conn.commit()
 
+    def _copy(self, table: str, rows: Sequence[Row]) -> None:
+        with self.conn.cursor().copy(
+            f"COPY {table} (time, device_key, metric_id, value) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(_TYPES)
+            for row in rows:
+                copy.write_row(row)
+
+    def _staged_insert(self, rows: Sequence[Row]) -> tuple[int, int]:
+        self._copy("ingest_stage", rows)
+        cur = self.conn.execute(
+            """INSERT INTO telemetry_conflicts
+                   (time, device_key, metric_id, stored_value, rejected_value)
+               SELECT s.time, s.device_key, s.metric_id, t.value, s.value
+               FROM ingest_stage s
+               JOIN telemetry t USING (device_key, metric_id, time)
+               WHERE t.value IS DISTINCT FROM s.value"""
+        )
+        conflicts = cur.rowcount
+        # Within the batch, the first arrival of an identity wins (COPY keeps arrival order).
+        cur = self.conn.execute(
+            """INSERT INTO telemetry (time, device_key, metric_id, value)
+               SELECT time, device_key, metric_id, value FROM ingest_stage
+               ON CONFLICT DO NOTHING"""
+        )
+        return cur.rowcount, conflicts
+
     def write(
-        self, rows: Sequence[tuple[datetime, str, int, float]], dead: Sequence[DeadLetter]
+        self, rows: Sequence[Row], dead: Sequence[DeadLetter], meta: BatchMeta
     ) -> FlushResult:
-        inserted = 0
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        inserted = conflicts = 0
+        staged = False
+        with self.conn.transaction():
             if rows:
-                with cur.copy(_COPY) as copy:
-                    copy.set_types(["timestamptz", "text", "int2", "float8"])
-                    for row in rows:
-                        copy.write_row(row)
-                cur.execute(
-                    """INSERT INTO telemetry (time, device_id, metric_id, value)
-                       SELECT time, device_id, metric_id, value FROM ingest_stage
-                       ON CONFLICT DO NOTHING"""
-                )
-                inserted = cur.rowcount
-                # Freshness from the newest reading per device, never moved backwards by a
-                # late replay; capped at now() so a fast device clock cannot look "online" later.
-                cur.execute(
-                    """UPDATE devices d SET last_seen = least(s.newest, now())
-                       FROM (SELECT device_id, max(time) AS newest
-                             FROM ingest_stage GROUP BY device_id) s
-                       WHERE d.id = s.device_id
-                         AND (d.last_seen IS NULL OR d.last_seen < least(s.newest, now()))"""
-                )
+                try:
+                    with self.conn.transaction():  # savepoint: a duplicate undoes only this
+                        self._copy("telemetry", rows)
+                    inserted = len(rows)
+                except errors.UniqueViolation:
+                    staged = True
+                    inserted, conflicts = self._staged_insert(rows)
+                self._record_freshness(meta)
             if dead:
-                cur.executemany(
-                    """INSERT INTO dead_letters (received_at, topic, tenant_id, device_id, reason,
-                                                 detail, payload, payload_truncated)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
-                    [
-                        (d.received_at, d.topic, d.tenant_id, d.device_id, d.reason, d.detail,
-                         *d.stored_payload)
-                        for d in dead
-                    ],
-                )  # fmt: skip
-        return FlushResult(readings=len(rows), inserted=inserted, dead_letters=len(dead))
+                with self.conn.cursor() as cur:
+                    cur.executemany(
+                        """INSERT INTO dead_letters (received_at, topic, tenant_id, device_id,
+                                                     reason, detail, payload, payload_truncated)
+                           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                        [
+                            (d.received_at, d.topic, d.tenant_id, d.device_id, d.reason,
+                             d.detail, *d.stored_payload)
+                            for d in dead
+                        ],
+                    )  # fmt: skip
+        return FlushResult(len(rows), inserted, conflicts, len(dead), staged)
+
+    def _record_freshness(self, meta: BatchMeta) -> None:
+        # Newest reading per device, never moved backwards by a late replay, and capped at
+        # now() so a device with a fast clock does not look online after it goes quiet.
+        self.conn.execute(
+            """UPDATE devices d SET last_seen = least(v.newest, now())
+               FROM unnest(%s::integer[], %s::timestamptz[]) AS v(key, newest)
+               WHERE d.key = v.key
+                 AND (d.last_seen IS NULL OR d.last_seen < least(v.newest, now()))""",
+            (list(meta.newest), list(meta.newest.values())),
+        )
+        self.conn.execute(
+            """INSERT INTO telemetry_touched_hours AS h (hour, readings)
+               SELECT * FROM unnest(%s::timestamptz[], %s::bigint[])
+               ON CONFLICT (hour) DO UPDATE
+               SET readings = h.readings + EXCLUDED.readings, updated_at = now()""",
+            (list(meta.hours), list(meta.hours.values())),
+        )

@@ -67,7 +67,16 @@ class Settings(BaseSettings):
     dashboard_port: int = 8050
 
     # --- Ingest --------------------------------------------------------------------------
+    # Stable per worker: the broker keeps this client's session (and queued messages) across
+    # restarts. With several workers, give each its own id and the same shared group.
     ingest_client_id: str = "ioc-ingest"
+    ingest_shared_group: str | None = Field(
+        None, description="MQTT shared-subscription group ($share/<group>/...) for N workers"
+    )
+    ingest_metrics_port: int = Field(9108, ge=0, description="Prometheus /metrics; 0 turns it off")
+    ingest_max_pending: int = Field(
+        40_000, ge=1, description="Decoded messages waiting to be written"
+    )
     ingest_batch_size: int = Field(5_000, ge=1, description="Flush when this many readings wait")
     ingest_flush_interval_s: float = Field(
         0.25, gt=0, description="...or when the oldest is this old"

@@ -30,7 +30,7 @@ def client(db_settings, conn):
     now = datetime.now(UTC).replace(microsecond=0)
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO telemetry VALUES (%s, 'aq-001', %s, %s)",
+            "INSERT INTO telemetry SELECT %s, key, %s, %s FROM devices WHERE id = 'aq-001'",
             [(now - timedelta(minutes=m), pm25, float(m)) for m in range(30)],
         )
     with TestClient(create_app(db_settings)) as test_client:

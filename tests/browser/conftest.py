@@ -77,7 +77,7 @@ def live_wall(db_settings: Settings, conn, tenant: str, tmp_path: Path) -> Itera
             with log.open("wb") as out:
                 procs.append(subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT))
             _wait_http(url, procs[-1], log)
-        wait_for(conn, "SELECT count(DISTINCT device_id) FROM telemetry", STATIONS)
+        wait_for(conn, "SELECT count(DISTINCT device_key) FROM telemetry", STATIONS)
         yield Wall(
             url=f"http://{db_settings.dashboard_host}:{db_settings.dashboard_port}/",
             api_url=db_settings.api_url,

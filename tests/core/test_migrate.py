@@ -34,7 +34,7 @@ def test_reading_identity_is_unique(conn):
     metric_id = conn.execute(
         "SELECT id FROM metrics WHERE kind='air_quality_station' AND name='pm25'"
     ).fetchone()[0]
-    row = ("2026-11-26T10:00:00+07", "aq-x", metric_id, 12.5)
+    row = ("2026-11-26T10:00:00+07", 4242, metric_id, 12.5)
     conn.execute("INSERT INTO telemetry VALUES (%s, %s, %s, %s)", row)
     import psycopg
 

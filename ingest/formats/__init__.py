@@ -1,0 +1,1 @@
+"""Payload formats ingest understands, each on its own topics, all decoding into the same rows."""
