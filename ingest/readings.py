@@ -14,7 +14,12 @@ from datetime import datetime, timedelta
 from devices.errors import PayloadError
 from devices.limits import check_timestamp_window
 from devices.payloads import parse_metric_value
-from ingest.registry_cache import CachedDevice, RegistryCache
+from ingest.registry_cache import (
+    CachedDevice,
+    CachedMetric,
+    RegistryCache,
+    RegistryUnavailableError,
+)
 
 # Raw payload kept in a dead letter; enough to see what a device sent, bounded against abuse.
 DEAD_LETTER_PAYLOAD_BYTES = 4_096
@@ -42,6 +47,8 @@ class DeadLetter:
 class Decoded:
     rows: list[Row] = field(default_factory=list)
     dead: DeadLetter | None = None
+    # All rows share one timestamp and device (native v1): bookkeeping can read rows[0].
+    single_time: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,12 @@ def registered_device(
     format identifies the device otherwise (an IoT Agent API key already names its tenant).
     """
     assert ctx.device_id is not None
-    device = cache.device(ctx.device_id)
+    try:
+        device = cache.device(ctx.device_id)
+    except RegistryUnavailableError as exc:
+        # Only for a device not yet cached, while the database is away; the raw payload is
+        # kept in the dead letter (written once the database is back), so nothing is lost.
+        return ctx.reject("registry_unavailable", f"could not look the device up: {exc}")
     if device is None:
         return ctx.reject("unknown_device", f"device {ctx.device_id!r} is not registered")
     if tenant_id is not None and device.tenant_id != tenant_id:
@@ -99,6 +111,75 @@ def registered_device(
             f"device {ctx.device_id!r} belongs to tenant {device.tenant_id!r}, not {tenant_id!r}",
         )
     return device
+
+
+def accept_metrics(
+    ctx: Context,
+    device: CachedDevice,
+    ts: datetime,
+    metrics: dict[str, object],
+    *,
+    cache: RegistryCache,
+    limits: Limits,
+) -> Decoded:
+    """The hot path for formats with one timestamp per message and no units (native v1).
+
+    Same checks and reason codes as :func:`accept_samples`, minus the per-sample objects and
+    the per-metric timestamp check: profiled at a quarter of the worker's CPU otherwise.
+    """
+    try:
+        check_timestamp_window(
+            ts, now=ctx.received_at, max_future=limits.max_future, max_past=limits.max_past
+        )
+    except PayloadError as exc:
+        return ctx.reject(exc.reason, str(exc))
+    out = Decoded()
+    rows = out.rows
+    key = device.key
+    dropped: list[tuple[str, str]] | None = None
+    for name, raw in metrics.items():
+        spec = cache.metric(device.kind, name)
+        if (
+            spec is not None
+            and type(raw) is float  # the common case; ints, bools and the rest go the slow way
+            and spec.min_value <= raw <= spec.max_value
+        ):
+            rows.append((ts, key, spec.id, raw))
+            continue
+        problem = _metric_problem(name, raw, spec, device.kind)
+        if problem is None:
+            rows.append((ts, key, spec.id, float(raw)))  # type: ignore[union-attr, arg-type]
+        else:
+            dropped = dropped or []
+            dropped.append(problem)
+    if dropped:
+        out.dead = _partial(ctx, dropped, kept=len(rows))
+    return out
+
+
+def _metric_problem(
+    name: str, raw: object, spec: CachedMetric | None, kind: str
+) -> tuple[str, str] | None:
+    if spec is None:
+        return ("unknown_metric", f"{name}: not a metric of {kind}")
+    try:
+        value = parse_metric_value(name, raw)
+    except PayloadError as exc:
+        return (exc.reason, f"{name}: {exc}")
+    if not spec.min_value <= value <= spec.max_value:
+        return (
+            "out_of_range",
+            f"{name}: {value:g} outside [{spec.min_value:g}, {spec.max_value:g}]",
+        )
+    return None
+
+
+def _partial(ctx: Context, dropped: list[tuple[str, str]], *, kept: int) -> DeadLetter:
+    detail = f"dropped {len(dropped)} of {kept + len(dropped)} metrics (kept {kept}): " + "; ".join(
+        d for _, d in dropped
+    )
+    # The row's reason code is the first dropped metric's; the detail lists them all.
+    return ctx.dead_letter(dropped[0][0], detail)
 
 
 def accept_samples(
@@ -110,41 +191,29 @@ def accept_samples(
     limits: Limits,
 ) -> Decoded:
     """Keep every sample the profile accepts; one dead letter lists the ones it does not."""
-    out = Decoded()
+    out = Decoded(single_time=False)
     dropped: list[tuple[str, str]] = []
     for s in samples:
         spec = cache.metric(device.kind, s.name)
-        if spec is None:
-            dropped.append(("unknown_metric", f"{s.name}: not a metric of {device.kind}"))
-            continue
-        if s.unit is not None and s.unit != spec.unit:
+        if spec is not None and s.unit is not None and s.unit != spec.unit:
             dropped.append(
                 ("unit_mismatch", f"{s.name}: unit {s.unit!r}, the profile says {spec.unit!r}")
             )
             continue
-        try:
-            value = parse_metric_value(s.name, s.raw)
-            check_timestamp_window(
-                s.ts, now=ctx.received_at, max_future=limits.max_future, max_past=limits.max_past
-            )
-        except PayloadError as exc:
-            dropped.append((exc.reason, f"{s.name}: {exc}"))
+        problem = _metric_problem(s.name, s.raw, spec, device.kind)
+        if problem is None:
+            try:
+                check_timestamp_window(
+                    s.ts, now=ctx.received_at, max_future=limits.max_future,
+                    max_past=limits.max_past,
+                )  # fmt: skip
+            except PayloadError as exc:
+                problem = (exc.reason, f"{s.name}: {exc}")
+        if problem is not None:
+            dropped.append(problem)
             continue
-        if not spec.min_value <= value <= spec.max_value:
-            dropped.append(
-                (
-                    "out_of_range",
-                    f"{s.name}: {value:g} outside [{spec.min_value:g}, {spec.max_value:g}]",
-                )
-            )
-            continue
-        out.rows.append((s.ts, device.key, spec.id, value))
+        assert spec is not None
+        out.rows.append((s.ts, device.key, spec.id, float(s.raw)))  # type: ignore[arg-type]
     if dropped:
-        kept = len(out.rows)
-        detail = (
-            f"dropped {len(dropped)} of {kept + len(dropped)} metrics (kept {kept}): "
-            + "; ".join(d for _, d in dropped)
-        )
-        # The row's reason code is the first dropped metric's; the detail lists them all.
-        out.dead = ctx.dead_letter(dropped[0][0], detail)
+        out.dead = _partial(ctx, dropped, kept=len(out.rows))
     return out

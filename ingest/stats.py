@@ -107,6 +107,20 @@ class IngestStats:
         p50, p99 = np.percentile(values, [50, 99])
         return round(float(p50) * 1000, 1), round(float(p99) * 1000, 1)
 
+    def summary(self, *, max_lag_samples: int = 50_000) -> dict[str, object]:
+        """The counters and a sample of lags, as ``ioc ingest run --stats-file`` writes them."""
+        with self._lock:
+            lags = list(self.lags)
+        step = max(1, len(lags) // max_lag_samples)
+        p50, p99 = self.lag_quantiles_ms()
+        return {
+            "messages": self.messages, "readings": self.readings, "inserted": self.inserted,
+            "conflicts": self.conflicts, "dead_letters": self.dead_letters,
+            "batches": self.batches, "staged_batches": self.staged_batches,
+            "write_seconds": round(self.write_seconds, 3), "p50_ms": p50, "p99_ms": p99,
+            "lag_sample_s": lags[::step],
+        }  # fmt: skip
+
     def reset_lags(self) -> None:
         with self._lock:
             self.lags.clear()

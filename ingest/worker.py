@@ -1,11 +1,12 @@
 """The ingest loop: paho-mqtt in, batches out, acknowledgements only after the commit.
 
 Two threads. paho's network thread decodes each message (pure CPU, never raises) and appends
-it to a pending list; when ``ingest_max_pending`` messages wait it blocks, the broker's
-in-flight window fills and the broker stops sending: that is the backpressure. The writer
-thread (the caller of ``run``) takes what is pending once ``ingest_batch_size`` messages wait or
-the oldest has waited ``ingest_flush_interval_s``, commits it in one transaction, then
-acknowledges every message of the batch. A database outage keeps the batch and retries it:
+it to a pending deque (appends and pops are atomic, so the hot path takes no lock); when
+``ingest_max_pending`` messages wait it pauses, the broker's in-flight window fills and the
+broker stops sending: that is the backpressure. The writer thread (the caller of ``run``) takes
+up to ``ingest_batch_size`` messages once that many wait or the oldest has waited
+``ingest_flush_interval_s``, commits them in one transaction, then acknowledges the batch in
+one write. A database outage keeps the batch and retries it:
 nothing is acknowledged that is not stored, so nothing is lost.
 """
 
@@ -14,19 +15,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import start_http_server
 
 from devices.topics import Channel, subscription
 from ingest.decode import decode
+from ingest.paho_tuning import IngestClient, ack_batch
 from ingest.readings import DeadLetter, Decoded, Limits
 from ingest.registry_cache import RegistryCache
 from ingest.stats import IngestStats
 from ingest.writer import BatchMeta, BatchWriter
+from ioc_core.errors import PortInUseError
 from ioc_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,13 +39,22 @@ log = logging.getLogger(__name__)
 # Retry pacing when the database is down; the batch waits in memory, unacknowledged.
 _RETRY_FIRST_S = 0.5
 _RETRY_MAX_S = 10.0
+# How often the writer looks at the pending deque while it is below a batch: short against
+# the flush interval, long enough that polling costs nothing measurable.
+_POLL_S = 0.005
 # Worth retrying at once: the database is fine, two workers just collided.
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
 def topic_filters(settings: Settings) -> list[str]:
-    """Everything ingest reads; behind a shared group when several workers split the load."""
-    filters = [subscription(Channel.TELEMETRY)]
+    """Everything ingest reads; behind a shared group when several workers split the load.
+
+    Native telemetry and SenML on every tenant's devices, and the FIWARE IoT Agent JSON topics,
+    which carry an API key instead of a tenant.
+    """
+    from ingest.formats.iota import TOPIC_FILTERS as IOTA_FILTERS
+
+    filters = [subscription(Channel.TELEMETRY), subscription(Channel.SENML), *IOTA_FILTERS]
     if settings.ingest_shared_group:
         return [f"$share/{settings.ingest_shared_group}/{f}" for f in filters]
     return filters
@@ -51,6 +65,7 @@ class _Item:
     decoded: Decoded
     mid: int
     qos: int
+    arrived: float  # monotonic
 
 
 class IngestWorker:
@@ -75,9 +90,9 @@ class IngestWorker:
         )
         self.stats = IngestStats()
         self.subscribed = threading.Event()
-        self._pending: list[_Item] = []
-        self._first_at = 0.0  # monotonic time the oldest pending item arrived
-        self._cond = threading.Condition()
+        self._pending: deque[_Item] = deque()
+        self._room = threading.Event()  # set while the pending deque has room
+        self._room.set()
         self._cache: RegistryCache | None = None
         self._client: mqtt.Client | None = None
 
@@ -104,41 +119,42 @@ class IngestWorker:
         received = datetime.now(UTC)
         payload = bytes(msg.payload)
         try:
-            decoded = decode(
-                msg.topic, payload, received_at=received, cache=self._cache, limits=self.limits
-            )
-        except Exception as exc:  # a bug must park the message, not kill the loop
-            log.exception("decode failed for topic %s", msg.topic)
+            topic = msg.topic
+        except UnicodeDecodeError:  # brokers should refuse these; never let one kill the loop
+            topic = repr(msg._topic)
             decoded = Decoded(
-                dead=DeadLetter(msg.topic, "internal_error", repr(exc), payload, received)
+                dead=DeadLetter(topic, "bad_topic", "topic is not UTF-8", payload, received)
             )
-        with self._cond:
-            while len(self._pending) >= self.s.ingest_max_pending:
-                self._cond.wait()  # backpressure: stop reading until the writer catches up
-            if not self._pending:
-                self._first_at = time.monotonic()
-                self._cond.notify()
-            self._pending.append(_Item(decoded, msg.mid, msg.qos))
-            if len(self._pending) >= self.s.ingest_batch_size:
-                self._cond.notify()
+        else:
+            try:
+                decoded = decode(
+                    topic, payload, received_at=received, cache=self._cache, limits=self.limits
+                )
+            except Exception as exc:  # a bug must park the message, not kill the loop
+                log.exception("decode failed for topic %s", topic)
+                decoded = Decoded(
+                    dead=DeadLetter(topic, "internal_error", repr(exc), payload, received)
+                )
+        if len(self._pending) >= self.s.ingest_max_pending:
+            # Backpressure: stop reading until the writer catches up (the writer sets it).
+            self._room.clear()
+            self._room.wait()
+        self._pending.append(_Item(decoded, msg.mid, msg.qos, time.monotonic()))
 
     # --- writer thread --------------------------------------------------------------------
     def _take_batch(self, stop: threading.Event) -> list[_Item]:
-        with self._cond:
-            while not stop.is_set():
-                if len(self._pending) >= self.s.ingest_batch_size:
-                    break
-                if self._pending:
-                    wait = self._first_at + self.s.ingest_flush_interval_s - time.monotonic()
-                    if wait <= 0:
-                        break
-                else:
-                    wait = 0.2
-                self._cond.wait(wait)
-            batch, self._pending = self._pending, []
-            self.stats.metrics.pending.set(0)
-            self._cond.notify_all()
-            return batch
+        pending = self._pending
+        size = self.s.ingest_batch_size
+        while not stop.is_set():
+            if len(pending) >= size:
+                break
+            if pending and time.monotonic() - pending[0].arrived >= self.s.ingest_flush_interval_s:
+                break
+            time.sleep(_POLL_S)
+        batch = [pending.popleft() for _ in range(min(size, len(pending)))]
+        self.stats.metrics.pending.set(len(pending))
+        self._room.set()
+        return batch
 
     def _flush(self, writers: list[BatchWriter], batch: list[_Item], stop: threading.Event) -> bool:
         """Store the batch, then acknowledge it; False if we stopped with it unstored."""
@@ -153,11 +169,13 @@ class IngestWorker:
                 dead.append(d.dead)
             if d.rows:
                 rows.extend(d.rows)
-                ts, key = d.rows[0][0], d.rows[0][1]
-                if key not in newest or newest[key] < ts:
-                    newest[key] = ts
-                hour = ts.replace(minute=0, second=0, microsecond=0)
-                hours[hour] = hours.get(hour, 0) + len(d.rows)
+                # One timestamp per native message: read it once. Formats with several
+                # (SenML, multi-measure) are walked row by row.
+                for ts, key, _, _ in d.rows[:1] if d.single_time else d.rows:
+                    if key not in newest or newest[key] < ts:
+                        newest[key] = ts
+                    hour = ts.replace(minute=0, second=0, microsecond=0)
+                    hours[hour] = hours.get(hour, 0) + (len(d.rows) if d.single_time else 1)
         meta = BatchMeta(newest=dict(sorted(newest.items())), hours=dict(sorted(hours.items())))
         delay = _RETRY_FIRST_S
         while True:
@@ -184,9 +202,7 @@ class IngestWorker:
                     return False
                 delay = min(delay * 2, _RETRY_MAX_S)
         assert self._client is not None
-        for item in batch:
-            if item.qos > 0:
-                self._client.ack(item.mid, item.qos)
+        ack_batch(self._client, [item.mid for item in batch if item.qos == 1])
         for item in batch:
             if item.decoded.rows:
                 lags.append(committed - item.decoded.rows[0][0].timestamp())
@@ -197,10 +213,26 @@ class IngestWorker:
         return True
 
     def run(self, stop: threading.Event) -> None:
+        metrics_server = None
+        if self.s.ingest_metrics_port:
+            try:
+                metrics_server, _ = start_http_server(
+                    self.s.ingest_metrics_port,
+                    addr=self.s.ingest_metrics_host,
+                    registry=self.stats.metrics.registry,
+                )
+            except OSError as exc:
+                raise PortInUseError(
+                    port=self.s.ingest_metrics_port, setting="IOC_INGEST_METRICS_PORT",
+                    service="the ingest metrics endpoint",
+                ) from exc  # fmt: skip
         lookup_conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
-        self._cache = RegistryCache(lookup_conn)
+        self._cache = RegistryCache(
+            lookup_conn,
+            reconnect=lambda: psycopg.connect(self.dsn, autocommit=True, connect_timeout=10),
+        )
         writers: list[BatchWriter] = []
-        client = mqtt.Client(
+        client = IngestClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             clean_session=False,  # persistent session: the broker queues while we are away
@@ -225,15 +257,16 @@ class IngestWorker:
                 self.stats.maybe_log()
             # What already arrived is written and acknowledged rather than left to
             # redelivery (which would also be harmless: storage is idempotent).
-            with self._cond:
-                batch, self._pending = self._pending, []
-                self._cond.notify_all()
+            batch = [self._pending.popleft() for _ in range(len(self._pending))]
             if batch:
                 self._flush(writers, batch, stop)
+            self._room.set()
         finally:
             client.disconnect()
             client.loop_stop()
             for writer in writers:
                 writer.conn.close()
             lookup_conn.close()
+            if metrics_server is not None:
+                metrics_server.shutdown()
             self.stats.log()

@@ -14,6 +14,7 @@ from typing import Any
 from psycopg import Connection
 
 COMMANDS_GROUP = "ioc.commands"
+BENCH_GROUP = "ioc.bench"
 POST_MIGRATE_GROUP = "ioc.post_migrate"
 
 PostMigrateHook = Callable[[Connection], None]
@@ -22,6 +23,11 @@ PostMigrateHook = Callable[[Connection], None]
 def command_groups() -> dict[str, Any]:
     """Name -> typer.Typer of every installed sub-command group."""
     return {ep.name: ep.load() for ep in entry_points(group=COMMANDS_GROUP)}
+
+
+def bench_commands() -> dict[str, Callable[..., None]]:
+    """Name -> command function of every benchmark (``ioc bench NAME``)."""
+    return {ep.name: ep.load() for ep in entry_points(group=BENCH_GROUP)}
 
 
 def post_migrate_hooks() -> list[tuple[str, PostMigrateHook]]:

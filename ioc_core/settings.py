@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     ingest_shared_group: str | None = Field(
         None, description="MQTT shared-subscription group ($share/<group>/...) for N workers"
     )
+    ingest_metrics_host: str = "127.0.0.1"
     ingest_metrics_port: int = Field(9108, ge=0, description="Prometheus /metrics; 0 turns it off")
     ingest_max_pending: int = Field(
         40_000, ge=1, description="Decoded messages waiting to be written"

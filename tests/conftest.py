@@ -9,9 +9,7 @@ tenant (topic prefix) and client ids.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +22,7 @@ from ioc_core.errors import IocError
 from ioc_core.plugins import migrate_and_sync
 from ioc_core.settings import Settings
 from ioc_core.stack import stack_down, stack_up
-from ioc_core.stack.processes import free_port
+from ioc_core.stack.temporary import temporary_settings, temporary_var_dir
 
 TEMPLATE_DB = "ioc_template"
 REPO = Path(__file__).resolve().parents[1]
@@ -33,28 +31,12 @@ ARTIFACTS = REPO / "test-artifacts"
 
 
 def make_var_dir() -> Path:
-    """A folder the service users (postgres, mosquitto) can reach when we run as root.
-
-    pytest's tmp_path lives under a 0700 folder of root's, which PostgreSQL (run as ``postgres``)
-    could not enter, so the stack lives under /var/tmp instead.
-    """
-    base = os.environ.get("IOC_TEST_TMP", "/var/tmp")
-    path = Path(tempfile.mkdtemp(prefix="ioc-test-", dir=base))
-    path.chmod(0o755)
-    return path
+    return temporary_var_dir()
 
 
 def stack_settings(var_dir: Path, **overrides: object) -> Settings:
-    return Settings(
-        _env_file=None,
-        environment="test",
-        var_dir=var_dir,
-        pg_port=free_port(),
-        mqtt_port=free_port(),
-        api_port=free_port(),
-        dashboard_port=free_port(),
-        **overrides,
-    )
+    """Free ports for everything, metrics endpoints off: tests run side by side."""
+    return temporary_settings(var_dir, **overrides)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from datetime import datetime
 import orjson
 
 from devices.topics import Topic
-from ingest.readings import Context, Decoded, Limits, Sample, accept_samples, registered_device
+from ingest.readings import Context, Decoded, Limits, accept_metrics, registered_device
 from ingest.registry_cache import RegistryCache
 
 
@@ -35,8 +35,7 @@ def decode_native(topic: Topic, ctx: Context, *, cache: RegistryCache, limits: L
     device = registered_device(ctx, cache, tenant_id=topic.tenant)
     if isinstance(device, Decoded):
         return device
-    samples = (Sample(name, raw, ts) for name, raw in doc["metrics"].items())
-    return accept_samples(ctx, device, samples, cache=cache, limits=limits)
+    return accept_metrics(ctx, device, ts, doc["metrics"], cache=cache, limits=limits)
 
 
 def parse_json(payload: bytes) -> object:
@@ -49,7 +48,10 @@ def parse_json(payload: bytes) -> object:
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return json.loads(payload)
+        try:
+            return json.loads(payload)
+        except RecursionError as exc:  # nested deeper than any real payload: hostile
+            raise ValueError("nested too deeply") from exc
 
 
 def _envelope_problem(doc: dict[str, object]) -> str | None:

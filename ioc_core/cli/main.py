@@ -7,14 +7,13 @@ Core groups (``stack``, ``db``, ``demo``) live here; the other packages add thei
 from __future__ import annotations
 
 import json
-import logging
-import sys
 
 import typer
 
 from ioc_core.cli.common import fail_cleanly, settings_from_env
 from ioc_core.cli.demo import demo
-from ioc_core.plugins import command_groups, migrate_and_sync
+from ioc_core.logs import configure_logging
+from ioc_core.plugins import bench_commands, command_groups, migrate_and_sync
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -29,14 +28,13 @@ app.command(help="Run the whole stack with simulated devices and the wall; Ctrl-
 
 
 @app.callback()
-def _configure(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # One INFO line per HTTP request (httpx) drowns what the operator needs to see.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+def _configure(
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="text or json (default: IOC_LOG_FORMAT, else text)"
+    ),
+) -> None:
+    configure_logging(verbose=verbose, fmt=log_format)
 
 
 @stack_app.command("up")
@@ -104,6 +102,11 @@ def db_migrate_cmd() -> None:
 
 for _name, _group in sorted(command_groups().items()):
     app.add_typer(_group, name=_name)
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print JSON.")
+for _name, _command in sorted(bench_commands().items()):
+    bench_app.command(_name)(_command)
+app.add_typer(bench_app, name="bench")
 
 
 if __name__ == "__main__":

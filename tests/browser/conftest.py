@@ -3,7 +3,6 @@ each in its own process as ``make demo`` runs them."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -16,24 +15,13 @@ import httpx
 import pytest
 
 from ioc_core.settings import Settings
+from ioc_core.stack.temporary import settings_env
 from simulators.air_quality import AirQualityFleet
 from tests.ingest.conftest import start_worker, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 STATIONS = 24
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    return {
-        **os.environ,
-        "IOC_VAR_DIR": str(settings.var_dir),
-        "IOC_PG_PORT": str(settings.pg_port),
-        "IOC_PG_DATABASE": settings.pg_database,
-        "IOC_MQTT_PORT": str(settings.mqtt_port),
-        "IOC_API_PORT": str(settings.api_port),
-        "IOC_DASHBOARD_PORT": str(settings.dashboard_port),
-    }
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:

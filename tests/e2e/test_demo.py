@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from ioc_core.stack.processes import pid_alive
+from ioc_core.stack.temporary import settings_env
 from tests.conftest import make_var_dir, stack_settings
 
 pytestmark = [pytest.mark.db, pytest.mark.broker, pytest.mark.slow]
@@ -32,14 +32,7 @@ def _descendants(pid: int) -> set[int]:
 def test_demo_runs_the_city_and_ctrl_c_stops_everything():
     var_dir = make_var_dir()
     s = stack_settings(var_dir)
-    env = {
-        **os.environ,
-        "IOC_VAR_DIR": str(var_dir),
-        "IOC_PG_PORT": str(s.pg_port),
-        "IOC_MQTT_PORT": str(s.mqtt_port),
-        "IOC_API_PORT": str(s.api_port),
-        "IOC_DASHBOARD_PORT": str(s.dashboard_port),
-    }
+    env = settings_env(s)
     demo = subprocess.Popen(
         [sys.executable, "-m", "ioc_core.cli.main", "demo", "--stations=20", "--interval=1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -1,0 +1,102 @@
+"""Load generator: simulated air-quality stations publishing QoS 1 telemetry, at a rate or flat out.
+
+Each message carries six metrics and a timestamp taken when it is published (strictly
+increasing per device, so every message is a distinct reading), which is also what ingest
+measures its publish -> commit lag against. A message counts as published once the broker
+has acknowledged it (PUBACK); the run ends only when every sent message is acknowledged.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ingest.bench.wire import Connection, publish_qos1, topic_field
+
+METRICS_PER_MESSAGE = 6
+_WINDOW = 4_000  # unacknowledged publishes in flight; enough to keep the socket busy
+_CHUNK = 200  # packets per send()
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    published: int
+    first_at: float
+    last_at: float
+
+
+def _payload(rng: random.Random, seq: int, ts: float) -> bytes:
+    stamp = datetime.fromtimestamp(ts, UTC).isoformat()
+    pm25 = round(rng.uniform(5, 150), 1)
+    return (
+        f'{{"v":1,"ts":"{stamp}","seq":{seq},"metrics":{{"pm25":{pm25},'
+        f'"pm10":{round(pm25 * 1.6, 1)},"no2":{round(rng.uniform(5, 120), 1)},'
+        f'"so2":{round(rng.uniform(1, 40), 1)},"co":{round(rng.uniform(300, 3000))},'
+        f'"o3":{round(rng.uniform(5, 180), 1)}}}}}'
+    ).encode()
+
+
+def publish_load(
+    *,
+    host: str,
+    port: int,
+    tenant: str,
+    device_ids: list[str],
+    seconds: float,
+    rate: float | None,
+    client_id: str,
+    seed: int = 1,
+) -> LoadResult:
+    """Publish for ``seconds`` at ``rate`` messages/s (``None``: as fast as the broker takes)."""
+    rng = random.Random(seed)
+    conn = Connection(host, port, client_id)
+    topics = [topic_field(f"ioc/v1/{tenant}/{d}/telemetry") for d in device_ids]
+    last_ts = [0.0] * len(device_ids)
+    inflight = 0
+    sent = acked = 0
+    packet_id = 0
+    start = time.time()
+    deadline = start + seconds
+    first_at = start
+    try:
+        while True:
+            now = time.time()
+            if now >= deadline:
+                break
+            allowed = _WINDOW - inflight
+            if rate is not None:
+                allowed = min(allowed, int((now - start) * rate) - sent)
+            if allowed <= 0:
+                acks = len(conn.read_pubacks())
+                acked += acks
+                inflight -= acks
+                if not acks:
+                    time.sleep(0.0005)
+                continue
+            chunk = []
+            for _ in range(min(allowed, _CHUNK)):
+                i = sent % len(device_ids)
+                ts = max(now, last_ts[i] + 1e-6)
+                last_ts[i] = ts
+                packet_id = packet_id % 65535 + 1
+                chunk.append(publish_qos1(topics[i], packet_id, _payload(rng, sent, ts)))
+                sent += 1
+            conn.send(b"".join(chunk))
+            inflight += len(chunk)
+            acks = len(conn.read_pubacks())
+            acked += acks
+            inflight -= acks
+        last_at = time.time()
+        drain_until = time.time() + 30
+        while inflight and time.time() < drain_until:
+            acks = len(conn.read_pubacks())
+            acked += acks
+            inflight -= acks
+            time.sleep(0.001)
+        if inflight:
+            raise RuntimeError(f"{inflight} publishes never acknowledged by the broker")
+    finally:
+        conn.close()
+    return LoadResult(published=acked, first_at=first_at, last_at=last_at)
