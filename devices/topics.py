@@ -39,13 +39,18 @@ _WILDCARD = "+"
 
 
 class Channel(StrEnum):
-    """What a message on the topic carries; each channel has one payload model."""
+    """What a message on the topic carries; each channel has one payload model.
+
+    ``senml`` is the exception: its payload is SenML JSON as RFC 8428 defines it, read by
+    ``ingest.formats.senml`` rather than by a model of ours.
+    """
 
     TELEMETRY = "telemetry"
     STATUS = "status"
     EVENT = "event"
     COMMAND = "command"
     COMMAND_ACK = "command_ack"
+    SENML = "senml"
 
 
 # A dict lookup is cheaper than Channel(value), which raises and catches on a miss.

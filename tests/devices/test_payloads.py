@@ -145,8 +145,9 @@ def test_command_and_ack_share_an_id() -> None:
         CommandV1(v=1, id="", ts=now, name="x")
 
 
-def test_every_channel_has_a_model() -> None:
-    assert set(PAYLOAD_MODELS) == set(Channel)
+def test_every_channel_of_ours_has_a_model() -> None:
+    # SenML documents follow RFC 8428, not a model of ours; ingest.formats.senml reads them.
+    assert set(PAYLOAD_MODELS) == set(Channel) - {Channel.SENML}
 
 
 @pytest.mark.parametrize(("raw", "expected"), [(35, 35.0), (35.2, 35.2), (-3, -3.0), (0, 0.0)])
