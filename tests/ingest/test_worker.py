@@ -160,3 +160,41 @@ def test_messages_published_while_ingest_is_down_arrive_after_restart(
         assert wait_for(conn, COUNT_ROWS, 501) == 501
     finally:
         second.halt()
+
+
+def test_a_conflicting_value_keeps_the_first_and_records_the_other(
+    conn, station, worker, publisher, tenant
+):
+    ts = datetime.now(UTC).replace(microsecond=0)
+    publish(publisher, topic(tenant), telemetry(1, {"pm25": 20.0, "pm10": 30.0}, ts))
+    assert wait_for(conn, COUNT_ROWS, 2) == 2
+    # Same device, metrics and time; pm25 differs, pm10 is a plain repeat.
+    publish(publisher, topic(tenant), telemetry(2, {"pm25": 99.0, "pm10": 30.0}, ts))
+    assert wait_for(conn, "SELECT count(*) FROM telemetry_conflicts", 1) == 1
+    assert conn.execute(COUNT_ROWS).fetchone()[0] == 2
+    stored = conn.execute(
+        "SELECT t.value FROM telemetry t JOIN metrics m ON m.id = t.metric_id WHERE m.name='pm25'"
+    ).fetchone()[0]
+    assert stored == 20.0
+    row = conn.execute(
+        "SELECT c.time, d.id, m.name, c.stored_value, c.rejected_value FROM telemetry_conflicts c "
+        "JOIN devices d ON d.key = c.device_key JOIN metrics m ON m.id = c.metric_id"
+    ).fetchone()
+    assert row == (ts, "aq-001", "pm25", 20.0, 99.0)
+
+
+def test_late_and_out_of_order_readings_are_stored_and_their_hours_recorded(
+    conn, station, worker, publisher, tenant
+):
+    now = datetime.now(UTC).replace(microsecond=0)
+    late = now - timedelta(days=3, hours=5)
+    publish(publisher, topic(tenant), telemetry(2, {"pm25": 2.0}, now))
+    publish(publisher, topic(tenant), telemetry(1, {"pm25": 1.0, "pm10": 1.5}, late))
+    assert wait_for(conn, COUNT_ROWS, 3) == 3
+    hours = dict(conn.execute("SELECT hour, readings FROM telemetry_touched_hours").fetchall())
+    assert hours == {
+        now.replace(minute=0, second=0): 1,
+        late.replace(minute=0, second=0): 2,
+    }
+    # Freshness follows the newest reading, not the last to arrive.
+    assert conn.execute("SELECT last_seen FROM devices").fetchone()[0] == now
