@@ -18,12 +18,23 @@ from ingest.formats.iota import decode_iota, is_iota_topic
 from ingest.formats.native import decode_native
 from ingest.formats.senml import decode_senml
 from ingest.readings import Context, Decoded, Limits
-from ingest.registry_cache import RegistryCache
+from ingest.registry_cache import RegistryCache, RegistryUnavailableError
 
 _READINGS = (Channel.TELEMETRY, Channel.SENML)
 
 
 def decode(
+    topic_text: str, payload: bytes, *, received_at: datetime, cache: RegistryCache, limits: Limits
+) -> Decoded:
+    try:
+        return _decode(topic_text, payload, received_at=received_at, cache=cache, limits=limits)
+    except RegistryUnavailableError:
+        # A device or API key not yet cached while the database is away: the worker decodes
+        # the message again when it can write, so it is neither rejected nor acknowledged.
+        return Decoded(deferred=True)
+
+
+def _decode(
     topic_text: str, payload: bytes, *, received_at: datetime, cache: RegistryCache, limits: Limits
 ) -> Decoded:
     if is_iota_topic(topic_text):

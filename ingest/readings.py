@@ -14,12 +14,7 @@ from datetime import datetime, timedelta
 from devices.errors import PayloadError
 from devices.limits import check_timestamp_window
 from devices.payloads import parse_metric_value
-from ingest.registry_cache import (
-    CachedDevice,
-    CachedMetric,
-    RegistryCache,
-    RegistryUnavailableError,
-)
+from ingest.registry_cache import CachedDevice, CachedMetric, RegistryCache
 
 # Raw payload kept in a dead letter; enough to see what a device sent, bounded against abuse.
 DEAD_LETTER_PAYLOAD_BYTES = 4_096
@@ -49,6 +44,9 @@ class Decoded:
     dead: DeadLetter | None = None
     # All rows share one timestamp and device (native v1): bookkeeping can read rows[0].
     single_time: bool = True
+    # The registry could not be consulted (database away): decide again at flush time, and
+    # until then neither store nor acknowledge the message.
+    deferred: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,12 +95,7 @@ def registered_device(
     format identifies the device otherwise (an IoT Agent API key already names its tenant).
     """
     assert ctx.device_id is not None
-    try:
-        device = cache.device(ctx.device_id)
-    except RegistryUnavailableError as exc:
-        # Only for a device not yet cached, while the database is away; the raw payload is
-        # kept in the dead letter (written once the database is back), so nothing is lost.
-        return ctx.reject("registry_unavailable", f"could not look the device up: {exc}")
+    device = cache.device(ctx.device_id)
     if device is None:
         return ctx.reject("unknown_device", f"device {ctx.device_id!r} is not registered")
     if tenant_id is not None and device.tenant_id != tenant_id:

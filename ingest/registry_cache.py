@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import Connection, Cursor
 from psycopg.rows import tuple_row
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 REFRESH_EVERY_S = 30.0
 _RECONNECT_BACKOFF_S = 2.0
@@ -94,22 +95,28 @@ class RegistryCache:
                 raise RegistryUnavailableError(str(exc)) from exc
         return self._conn.cursor(row_factory=tuple_row)
 
-    def _fetch(self, query: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
+    def _with_retry(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` on the connection; after a failure once more on a fresh one (the
+        first failure is usually just the stale connection of a database that restarted)."""
         with self._lock:
-            try:
-                with self._cursor() as cur:
-                    return cur.execute(query, params).fetchone()
-            except psycopg.OperationalError as exc:
-                self._conn.close()
-                raise RegistryUnavailableError(str(exc)) from exc
+            for attempt in (1, 2):
+                try:
+                    return work()
+                except psycopg.OperationalError as exc:
+                    self._conn.close()
+                    if attempt == 2 or self._reconnect is None:
+                        raise RegistryUnavailableError(str(exc)) from exc
+        raise AssertionError("unreachable")
+
+    def _fetch(self, query: str, params: tuple[object, ...]) -> tuple[Any, ...] | None:
+        def work() -> tuple[Any, ...] | None:
+            with self._cursor() as cur:
+                return cur.execute(query, params).fetchone()
+
+        return self._with_retry(work)
 
     def reload(self) -> None:
-        with self._lock:
-            try:
-                self._reload()
-            except psycopg.OperationalError as exc:
-                self._conn.close()
-                raise RegistryUnavailableError(str(exc)) from exc
+        self._with_retry(self._reload)
 
     def _reload(self) -> None:
         with self._cursor() as cur:

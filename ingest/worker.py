@@ -27,10 +27,10 @@ from prometheus_client import start_http_server
 from devices.topics import Channel, subscription
 from ingest.decode import decode
 from ingest.paho_tuning import IngestClient, ack_batch
-from ingest.readings import DeadLetter, Decoded, Limits
+from ingest.readings import DeadLetter, Decoded, Limits, Row
 from ingest.registry_cache import RegistryCache
 from ingest.stats import IngestStats
-from ingest.writer import BatchMeta, BatchWriter
+from ingest.writer import BatchMeta, BatchWriter, FlushResult
 from ioc_core.errors import PortInUseError
 from ioc_core.settings import Settings
 
@@ -66,6 +66,10 @@ class _Item:
     mid: int
     qos: int
     arrived: float  # monotonic
+    # The message as received, for decoding again when the registry was unreachable.
+    topic: str
+    payload: bytes
+    received: datetime
 
 
 class IngestWorker:
@@ -114,8 +118,17 @@ class IngestWorker:
     def _on_subscribe(self, *args: object) -> None:
         self.subscribed.set()
 
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+    def _decode(self, topic: str, payload: bytes, received: datetime) -> Decoded:
         assert self._cache is not None
+        try:
+            return decode(
+                topic, payload, received_at=received, cache=self._cache, limits=self.limits
+            )
+        except Exception as exc:  # a bug must park the message, not kill the loop
+            log.exception("decode failed for topic %s", topic)
+            return Decoded(dead=DeadLetter(topic, "internal_error", repr(exc), payload, received))
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         received = datetime.now(UTC)
         payload = bytes(msg.payload)
         try:
@@ -126,20 +139,17 @@ class IngestWorker:
                 dead=DeadLetter(topic, "bad_topic", "topic is not UTF-8", payload, received)
             )
         else:
-            try:
-                decoded = decode(
-                    topic, payload, received_at=received, cache=self._cache, limits=self.limits
-                )
-            except Exception as exc:  # a bug must park the message, not kill the loop
-                log.exception("decode failed for topic %s", topic)
-                decoded = Decoded(
-                    dead=DeadLetter(topic, "internal_error", repr(exc), payload, received)
-                )
-        if len(self._pending) >= self.s.ingest_max_pending:
-            # Backpressure: stop reading until the writer catches up (the writer sets it).
+            decoded = self._decode(topic, payload, received)
+        while len(self._pending) >= self.s.ingest_max_pending:
+            # Backpressure: stop reading until the writer catches up. Clear, then look again,
+            # so a writer that emptied the deque in between cannot leave us waiting; the
+            # timeout is a second guard.
             self._room.clear()
-            self._room.wait()
-        self._pending.append(_Item(decoded, msg.mid, msg.qos, time.monotonic()))
+            if len(self._pending) < self.s.ingest_max_pending:
+                break
+            self._room.wait(0.5)
+        self._pending.append(_Item(decoded, msg.mid, msg.qos, time.monotonic(), topic, payload,
+                                   received))  # fmt: skip
 
     # --- writer thread --------------------------------------------------------------------
     def _take_batch(self, stop: threading.Event) -> list[_Item]:
@@ -156,11 +166,9 @@ class IngestWorker:
         self._room.set()
         return batch
 
-    def _flush(self, writers: list[BatchWriter], batch: list[_Item], stop: threading.Event) -> bool:
-        """Store the batch, then acknowledge it; False if we stopped with it unstored."""
-        rows = []
+    def _gather(self, batch: list[_Item]) -> tuple[list[Row], list[DeadLetter], BatchMeta]:
+        rows: list[Row] = []
         dead = []
-        lags = []
         newest: dict[int, datetime] = {}
         hours: dict[datetime, int] = {}
         for item in batch:
@@ -177,38 +185,87 @@ class IngestWorker:
                     hour = ts.replace(minute=0, second=0, microsecond=0)
                     hours[hour] = hours.get(hour, 0) + (len(d.rows) if d.single_time else 1)
         meta = BatchMeta(newest=dict(sorted(newest.items())), hours=dict(sorted(hours.items())))
+        return rows, dead, meta
+
+    def _undeferred(self, batch: list[_Item]) -> int:
+        """Decode again what waited for the registry; returns how many still wait."""
+        waiting = 0
+        for item in batch:
+            if item.decoded.deferred:
+                item.decoded = self._decode(item.topic, item.payload, item.received)
+                waiting += item.decoded.deferred
+        return waiting
+
+    def _write(self, writers: list[BatchWriter], batch: list[_Item]) -> FlushResult:
+        if not writers:
+            writers.append(BatchWriter(psycopg.connect(self.dsn, connect_timeout=10)))
+        rows, dead, meta = self._gather(batch)
+        try:
+            return writers[0].write(rows, dead, meta)
+        except (psycopg.DataError, psycopg.IntegrityError, UnicodeError, ValueError):
+            # Something in one message the database will not take, which validation did not
+            # foresee. Writing the batch message by message isolates it, so one poison
+            # message cannot stop the rest or come back forever as redelivery.
+            log.exception("batch refused by the database; writing it message by message")
+            return self._write_one_by_one(writers[0], batch)
+
+    def _write_one_by_one(self, writer: BatchWriter, batch: list[_Item]) -> FlushResult:
+        total = FlushResult(0, 0, 0, 0, staged=True)
+        for item in batch:
+            rows, dead, meta = self._gather([item])
+            try:
+                result = writer.write(rows, dead, meta)
+            except (psycopg.DataError, psycopg.IntegrityError, UnicodeError, ValueError) as exc:
+                log.error("message on %s refused by the database: %s", item.topic, exc)
+                poison = DeadLetter(
+                    repr(item.topic), "internal_error", f"refused by the database: {exc!r}",
+                    item.payload, item.received,
+                )  # fmt: skip
+                result = writer.write([], [poison], BatchMeta({}, {}))
+            total = FlushResult(
+                total.readings + result.readings, total.inserted + result.inserted,
+                total.conflicts + result.conflicts, total.dead_letters + result.dead_letters,
+                staged=True,
+            )  # fmt: skip
+        return total
+
+    def _flush(self, writers: list[BatchWriter], batch: list[_Item], stop: threading.Event) -> bool:
+        """Store the batch, then acknowledge it; False if we stopped with it unstored."""
         delay = _RETRY_FIRST_S
         while True:
-            try:
-                if not writers:
-                    writers.append(BatchWriter(psycopg.connect(self.dsn, connect_timeout=10)))
-                started = time.perf_counter()
-                result = writers[0].write(rows, dead, meta)
-                committed = time.time()
-                self.stats.metrics.db_up.set(1)
-                break
-            except _TRANSIENT as exc:
-                log.info("retrying a batch after %s", type(exc).__name__)
-            except psycopg.OperationalError as exc:
-                self.stats.metrics.db_up.set(0)
-                log.warning("database unavailable (%s); keeping %d messages, retry in %.1fs",
-                            exc, len(batch), delay)  # fmt: skip
-                if writers:
-                    writers.pop().conn.close()
-                if stop.wait(delay):
-                    # Stopping with the database down: leave the batch unacknowledged; the
-                    # broker redelivers it to our persistent session next time.
-                    log.warning("stopping; %d unstored messages left to redelivery", len(batch))
-                    return False
-                delay = min(delay * 2, _RETRY_MAX_S)
+            waiting = self._undeferred(batch)
+            if waiting:
+                log.warning("registry unreachable; holding %d messages, retry in %.1fs",
+                            waiting, delay)  # fmt: skip
+            else:
+                try:
+                    started = time.perf_counter()
+                    result = self._write(writers, batch)
+                    committed = time.time()
+                    self.stats.metrics.db_up.set(1)
+                    break
+                except _TRANSIENT as exc:
+                    log.info("retrying a batch after %s", type(exc).__name__)
+                    continue
+                except psycopg.OperationalError as exc:
+                    self.stats.metrics.db_up.set(0)
+                    log.warning("database unavailable (%s); keeping %d messages, retry in %.1fs",
+                                exc, len(batch), delay)  # fmt: skip
+                    if writers:
+                        writers.pop().conn.close()
+            if stop.wait(delay):
+                # Stopping with the batch unstored: leave it unacknowledged; the broker
+                # redelivers it to our persistent session next time.
+                log.warning("stopping; %d unstored messages left to redelivery", len(batch))
+                return False
+            delay = min(delay * 2, _RETRY_MAX_S)
         assert self._client is not None
         ack_batch(self._client, [item.mid for item in batch if item.qos == 1])
-        for item in batch:
-            if item.decoded.rows:
-                lags.append(committed - item.decoded.rows[0][0].timestamp())
+        lags = [committed - i.decoded.rows[0][0].timestamp() for i in batch if i.decoded.rows]
+        dead_reasons = [i.decoded.dead.reason for i in batch if i.decoded.dead is not None]
         self.stats.record(
             batch=len(batch), result=result, seconds=time.perf_counter() - started, lags=lags,
-            dead_reasons=[d.reason for d in dead],
+            dead_reasons=dead_reasons,
         )  # fmt: skip
         return True
 

@@ -25,6 +25,17 @@ _STAGE = """CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage
             ON COMMIT DELETE ROWS"""
 
 
+def _text(value: str | None) -> str | None:
+    """What a hostile device put in a name or topic, made storable in a text column.
+
+    PostgreSQL text cannot hold NUL, and a lone surrogate (from a JSON escape like ``\\ud800``)
+    cannot be encoded at all; either would fail the whole batch. Both are escaped instead.
+    """
+    if value is None:
+        return None
+    return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 @dataclass(frozen=True)
 class BatchMeta:
     """Per-batch facts the worker gathers while decoding, so the writer need not scan rows."""
@@ -98,8 +109,8 @@ class BatchWriter:
                                                      reason, detail, payload, payload_truncated)
                            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
                         [
-                            (d.received_at, d.topic, d.tenant_id, d.device_id, d.reason,
-                             d.detail, *d.stored_payload)
+                            (d.received_at, _text(d.topic), _text(d.tenant_id),
+                             _text(d.device_id), d.reason, _text(d.detail), *d.stored_payload)
                             for d in dead
                         ],
                     )  # fmt: skip

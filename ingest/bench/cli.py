@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 
 import typer
 
@@ -33,6 +34,9 @@ def bench_ingest(
     """
     if as_json:
         logging.getLogger().setLevel(logging.WARNING)
+    # SIGTERM (a timeout, a CI limit) must still run the clean-up that stops the private
+    # stack; Python only does that for KeyboardInterrupt by default.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     cfg = BenchConfig(
         seconds=seconds, devices=devices, publishers=publishers, workers=workers,
         latency_rate=latency_rate, rate=rate,
