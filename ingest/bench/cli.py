@@ -22,7 +22,9 @@ def bench_ingest(
     seconds: float = typer.Option(30.0, min=1, help="Publishing time of each phase."),
     devices: int = typer.Option(2_000, min=1, help="Simulated air-quality stations."),
     publishers: int = typer.Option(1, min=1, help="Load-generator processes."),
-    workers: int = typer.Option(1, min=1, help="Ingest worker processes (shared subscription)."),
+    workers: int = typer.Option(
+        2, min=1, help="Ingest worker processes (shared subscription); 2 fit a 2-core machine."
+    ),
     rate: float | None = typer.Option(None, help="Offered msg/s of the throughput phases."),
     latency_rate: float = typer.Option(10_000, help="Offered msg/s of the latency phase."),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON result."),
