@@ -7,7 +7,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from devices.errors import DeviceNotFoundError
+from devices.errors import (
+    CsvImportError,
+    DeviceExistsError,
+    DeviceNotFoundError,
+    DeviceValidationError,
+)
 
 PROBLEM = "application/problem+json"
 
@@ -34,3 +39,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(DeviceValidationError)
+    async def _invalid_device(request: Request, exc: DeviceValidationError) -> JSONResponse:
+        # Same ``errors`` shape as request validation, so a client handles both alike.
+        errors = [{"path": p.field, "message": p.message} for p in exc.problems]
+        return problem(422, "Invalid device", str(exc), device_id=exc.device_id, errors=errors)
+
+    @app.exception_handler(DeviceExistsError)
+    async def _exists(request: Request, exc: DeviceExistsError) -> JSONResponse:
+        return problem(409, "Device exists", str(exc), device_id=exc.device_id)
+
+    @app.exception_handler(CsvImportError)
+    async def _bad_csv(request: Request, exc: CsvImportError) -> JSONResponse:
+        errors = [{"line": p.line, "column": p.column, "message": p.message} for p in exc.problems]
+        return problem(422, "Invalid CSV, nothing imported", str(exc), errors=errors)
