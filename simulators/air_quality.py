@@ -2,7 +2,8 @@
 
 Each station is registered through the registry's service functions, then speaks the real
 contract: its own MQTT client, a retained ``online`` status, an ``offline`` last will, and QoS 1
-telemetry on ``ioc/v1/<tenant>/<device>/telemetry``.
+telemetry on ``ioc/v1/<tenant>/<device>/telemetry``. With a secure broker each station logs in
+with its own account, issued afresh at every start (the old plaintext is never kept).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import UTC, datetime
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devices.broker_auth import sync_broker_auth
+from devices.credentials import issue_credentials
 from devices.payloads import StatusV1, TelemetryV1
 from devices.registry import DeviceIn, ensure_tenant, upsert_device
 from devices.topics import Channel, Topic
@@ -59,12 +62,23 @@ def station_devices(count: int, *, tenant: str = DEFAULT_TENANT) -> list[DeviceI
     ]
 
 
-def register(settings: Settings, devices: list[DeviceIn], *, tenant_name: str) -> None:
+def register(
+    settings: Settings, devices: list[DeviceIn], *, tenant_name: str
+) -> dict[str, tuple[str, str]]:
+    """Register the stations; with a secure broker, return each one's (username, password)."""
+    logins: dict[str, tuple[str, str]] = {}
     with connect_db(settings) as conn:
         for tenant in sorted({d.tenant_id for d in devices}):
             ensure_tenant(conn, tenant, tenant_name)
         for device in devices:
             upsert_device(conn, device)
+        if settings.mqtt_secure:
+            conn.commit()
+            for device in devices:
+                issued = issue_credentials(conn, device.id, replace=True)
+                logins[device.id] = (issued.username, issued.password)
+            sync_broker_auth(settings, conn)
+    return logins
 
 
 class AirQualityFleet:
@@ -75,11 +89,14 @@ class AirQualityFleet:
         self.interval_s = interval_s
         self.devices = station_devices(stations, tenant=tenant)
         self.stations: list[Station] = []
+        self.logins: dict[str, tuple[str, str]] = {}
 
     def _client_for(self, device: DeviceIn) -> mqtt.Client:
         status_topic = str(Topic(device.tenant_id, device.id, Channel.STATUS))
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-{device.id}")
-        if self.s.mqtt_username:
+        if device.id in self.logins:
+            client.username_pw_set(*self.logins[device.id])
+        elif self.s.mqtt_username:
             client.username_pw_set(self.s.mqtt_username, self.s.mqtt_password)
         offline = StatusV1(v=1, ts=datetime.now(UTC), state="offline", reason="connection lost")
         client.will_set(status_topic, offline.to_json(), qos=1, retain=True)
@@ -95,7 +112,7 @@ class AirQualityFleet:
 
     def start(self, *, register_devices: bool = True) -> None:
         if register_devices:
-            register(self.s, self.devices, tenant_name=DEFAULT_TENANT_NAME)
+            self.logins = register(self.s, self.devices, tenant_name=DEFAULT_TENANT_NAME)
         for i, device in enumerate(self.devices):
             urban = device.commune_code is not None and i < 45
             signal = AirQualitySignal(seed=i, urban=urban)

@@ -36,6 +36,7 @@ def temporary_settings(var_dir: Path, **overrides: object) -> Settings:
         "var_dir": var_dir,
         "pg_port": free_port(),
         "mqtt_port": free_port(),
+        "mqtt_tls_port": free_port(),  # used only with mqtt_security="secure"
         "api_port": free_port(),
         "dashboard_port": free_port(),
         "ingest_metrics_port": 0,
@@ -72,4 +73,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "IOC_API_PORT": str(settings.api_port),
         "IOC_DASHBOARD_PORT": str(settings.dashboard_port),
         "IOC_INGEST_METRICS_PORT": str(settings.ingest_metrics_port),
+        # MQTT security: a child must use the same broker mode, listeners and account.
+        "IOC_MQTT_SECURITY": settings.mqtt_security,
+        "IOC_MQTT_TLS_PORT": str(settings.mqtt_tls_port),
+        "IOC_MQTT_MTLS_PORT": str(settings.mqtt_mtls_port),
+        **({"IOC_MQTT_USERNAME": settings.mqtt_username} if settings.mqtt_username else {}),
+        **({"IOC_MQTT_PASSWORD": settings.mqtt_password} if settings.mqtt_password else {}),
     }

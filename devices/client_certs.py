@@ -1,0 +1,70 @@
+"""Client certificates for mutual TLS, recorded by serial so a revocation can reach the CRL.
+
+The certificate's CN is the device's broker username: on the mutual-TLS listener Mosquitto takes
+the CN as the username (``use_identity_as_username``), so the same ACL block applies whether a
+device proves itself with its password or its certificate.
+"""
+
+from __future__ import annotations
+
+from psycopg import Connection
+from psycopg.rows import tuple_row
+
+from devices.credentials import CredentialError
+from devices.errors import DeviceNotFoundError
+from ioc_core.settings import Settings
+from ioc_core.stack.tls import ClientCertificate, issue_client_certificate
+
+__all__ = ["issue_device_certificate", "revoked_serials"]
+
+
+def issue_device_certificate(
+    settings: Settings, conn: Connection, device_id: str, *, replace: bool = False
+) -> ClientCertificate:
+    """Sign a new key pair for an active device; ``replace`` revokes its earlier certificates."""
+    with conn.transaction():
+        row = (
+            conn.cursor(row_factory=tuple_row)
+            .execute(
+                """SELECT c.username, c.revoked_at IS NOT NULL
+               FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id
+               WHERE d.id = %s FOR UPDATE OF d""",
+                (device_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            raise DeviceNotFoundError(device_id)
+        username, revoked = row
+        if username is None or revoked:
+            raise CredentialError(
+                device_id,
+                f"device {device_id!r} has no active account; a certificate names an account "
+                "(`ioc devices add` first)",
+            )
+        if replace:
+            conn.cursor(row_factory=tuple_row).execute(
+                "UPDATE device_certificates SET revoked_at = now() "
+                "WHERE device_id = %s AND revoked_at IS NULL",
+                (device_id,),
+            )
+        cert = issue_client_certificate(settings, username=username)
+        conn.cursor(row_factory=tuple_row).execute(
+            """INSERT INTO device_certificates (serial, device_id, username, not_after)
+               VALUES (%s, %s, %s, %s)""",
+            (format(cert.serial, "x"), device_id, username, cert.not_after),
+        )
+    return cert
+
+
+def revoked_serials(conn: Connection) -> list[int]:
+    """Revoked certificates that have not expired yet (an expired one is refused anyway)."""
+    rows = (
+        conn.cursor(row_factory=tuple_row)
+        .execute(
+            "SELECT serial FROM device_certificates "
+            "WHERE revoked_at IS NOT NULL AND not_after > now() ORDER BY serial"
+        )
+        .fetchall()
+    )
+    return [int(serial, 16) for (serial,) in rows]
