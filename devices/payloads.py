@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     FiniteFloat,
+    JsonValue,
     StrictBool,
     StrictInt,
     StrictStr,
@@ -104,7 +105,9 @@ class CommandV1(Payload):
 
     id: Identifier
     name: Identifier
-    args: dict[str, Scalar] = Field(default_factory=dict)
+    # Nested values (a lighting schedule, counting lines) are allowed: each command's own
+    # arguments model (devices.command_catalogue) says what shape is valid.
+    args: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class CommandAckV1(Payload):
