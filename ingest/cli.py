@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 
+from ingest.control import control_cmd
 from ingest.status import read_status
 from ingest.worker import IngestWorker
 from ioc_core.cli.common import fail_cleanly, settings_from_env, stop_on_signals
 
 app = typer.Typer(no_args_is_help=True, help="MQTT telemetry into TimescaleDB.")
+app.command("control")(control_cmd)
 
 
 @app.command("run")

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 REFRESH_EVERY_S = 30.0
+# Retired devices keep their row (their readings point at it) but may no longer send.
+_ONE_DEVICE = "SELECT tenant_id, kind, key FROM devices WHERE id = %s AND retired_at IS NULL"
 _RECONNECT_BACKOFF_S = 2.0
 NEGATIVE_TTL_S = 5.0
 _NEGATIVE_MAX = 100_000  # bound on remembered unknown ids, against random-id floods
@@ -122,7 +124,9 @@ class RegistryCache:
         with self._cursor() as cur:
             devices = {
                 r[0]: CachedDevice(r[1], r[2], r[3])
-                for r in cur.execute("SELECT id, tenant_id, kind, key FROM devices")
+                for r in cur.execute(
+                    "SELECT id, tenant_id, kind, key FROM devices WHERE retired_at IS NULL"
+                )
             }
             metrics = {
                 (r[0], r[1]): CachedMetric(r[2], r[3], r[4], r[5])
@@ -152,7 +156,10 @@ class RegistryCache:
         now = time.monotonic()
         if now - self._unknown.get(device_id, -NEGATIVE_TTL_S) < NEGATIVE_TTL_S:
             return None
-        row = self._fetch("SELECT tenant_id, kind, key FROM devices WHERE id = %s", (device_id,))
+        row = self._fetch(
+            "SELECT tenant_id, kind, key FROM devices WHERE id = %s AND retired_at IS NULL",
+            (device_id,),
+        )
         if row is None:
             if len(self._unknown) >= _NEGATIVE_MAX:
                 self._unknown.clear()

@@ -11,10 +11,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from psycopg_pool import ConnectionPool
 
+from ioc_api.auth.handlers import install_auth_handlers
+from ioc_api.auth.tokens import check_secret
 from ioc_api.problems import install_problem_handlers
-from ioc_api.routes import devices, health
+from ioc_api.routes import auth, commands, devices, health
 from ioc_core.db import make_pool
 from ioc_core.settings import Settings
 
@@ -27,6 +30,7 @@ class AppState:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    check_secret(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,6 +48,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_auth_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(devices.router)
+    app.include_router(commands.router)
     return app

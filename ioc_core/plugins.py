@@ -13,9 +13,14 @@ from typing import Any
 
 from psycopg import Connection
 
+from ioc_core.settings import Settings
+
 COMMANDS_GROUP = "ioc.commands"
 BENCH_GROUP = "ioc.bench"
 POST_MIGRATE_GROUP = "ioc.post_migrate"
+# Hooks that need the settings too, run after migrations by `ioc stack up`, `ioc db migrate`
+# and `ioc demo`: e.g. regenerating the broker's password and ACL files from the registry.
+AFTER_MIGRATE_GROUP = "ioc.after_migrate"
 
 PostMigrateHook = Callable[[Connection], None]
 
@@ -33,6 +38,14 @@ def bench_commands() -> dict[str, Callable[..., None]]:
 def post_migrate_hooks() -> list[tuple[str, PostMigrateHook]]:
     eps = sorted(entry_points(group=POST_MIGRATE_GROUP), key=lambda ep: ep.name)
     return [(ep.name, ep.load()) for ep in eps]
+
+
+def after_migrate(settings: Settings, conn: Connection) -> list[str]:
+    done = []
+    for ep in sorted(entry_points(group=AFTER_MIGRATE_GROUP), key=lambda ep: ep.name):
+        ep.load()(settings, conn)
+        done.append(ep.name)
+    return done
 
 
 def migrate_and_sync(conn: Connection) -> tuple[list[str], list[str]]:

@@ -10,15 +10,30 @@ PostgreSQL and Mosquitto in production (set ``IOC_POSTGRES_DSN`` / ``IOC_MQTT_HO
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Ports chosen away from the system services this machine also runs (PostgreSQL 5432,
 # Mosquitto 1883) so the private stack never collides with them.
 DEFAULT_PG_PORT = 55432
 DEFAULT_MQTT_PORT = 51883
+DEFAULT_MQTT_TLS_PORT = 58883
+
+# --- MQTT security (module level) ---------------------------------------------------------
+# Environments where an anonymous broker is acceptable: a developer's machine, the test suite
+# and `ioc demo`, all on 127.0.0.1. Anything else (staging, production) must be "secure".
+MQTT_OPEN_ENVIRONMENTS = frozenset({"dev", "test", "demo"})
+
+
+def _default_mqtt_security(data: dict[str, Any]) -> Literal["open", "secure"]:
+    """Secure unless the environment is one where anonymous access is allowed."""
+    return "open" if data.get("environment", "dev") in MQTT_OPEN_ENVIRONMENTS else "secure"
+
+
+# --- end MQTT security (module level) ------------------------------------------------------
 
 
 class Settings(BaseSettings):
@@ -59,6 +74,38 @@ class Settings(BaseSettings):
     mqtt_max_queued_messages: int = Field(2_000_000, ge=0)
     mqtt_max_packet_size: int = Field(65_536, ge=1024)
 
+    # --- MQTT security --------------------------------------------------------------------
+    # Broker authentication and authorisation (docs/security.md). "open": anonymous clients,
+    # no ACL, no TLS listener (dev, test and demo only). "secure": per-device accounts and an
+    # ACL generated from the registry, service accounts below, a TLS listener and optionally
+    # a mutual-TLS one. Unset, it is "secure" everywhere but dev/test/demo.
+    mqtt_security: Literal["open", "secure"] = Field(default_factory=_default_mqtt_security)
+    # Listeners of the managed broker in secure mode; 0 turns one off. TLS binds to
+    # mqtt_tls_host (default: mqtt_host) so devices on the city network can reach it while the
+    # plain listener stays on loopback for the backend.
+    mqtt_tls_host: str | None = None
+    mqtt_tls_port: int = Field(DEFAULT_MQTT_TLS_PORT, ge=0)
+    mqtt_mtls_port: int = Field(0, ge=0, description="Mutual-TLS listener; 0 = off")
+    # CA, server certificate and CRL (ca.crt, ca.key, server.crt, server.key, crl.pem);
+    # generated at `ioc stack up` when absent. Default: <var_dir>/tls.
+    mqtt_tls_dir: Path | None = None
+    mqtt_tls_server_names: list[str] = Field(
+        default_factory=list, description="Extra DNS names / IPs in the server certificate"
+    )
+    mqtt_client_cert_days: int = Field(825, ge=1, le=3650)
+    # Service accounts. The account named by mqtt_username (what every backend process
+    # connects with) gets the union of the ingest and API rights; the two narrower ones
+    # exist so each process can be given only what it needs. A role without a password is
+    # kept as last stored in the database (a CLI run without the secret does not drop it).
+    mqtt_ingest_username: str = "ioc.ingest"
+    mqtt_ingest_password: SecretStr | None = None
+    mqtt_api_username: str = "ioc.api"
+    mqtt_api_password: SecretStr | None = None
+    # External broker: run after the password/ACL files are rewritten, e.g.
+    # "systemctl reload mosquitto" (no shell; split like a command line).
+    mqtt_reload_command: str | None = None
+    # --- end MQTT security ----------------------------------------------------------------
+
     # --- Services ------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -86,12 +133,34 @@ class Settings(BaseSettings):
     ingest_max_future_s: float = Field(300.0, ge=0)
     ingest_max_past_s: float = Field(7 * 86_400.0, ge=0)
 
+    # --- API security (auth) -------------------------------------------------------------
+    # Signs the API's access tokens. The dev default is public knowledge: outside dev, test and
+    # demo a real secret must be set (checked when the API starts).
+    jwt_secret: str = Field("dev-insecure-jwt-secret-change-me", min_length=16)
+    jwt_ttl_s: int = Field(900, ge=60, le=86_400, description="Access-token lifetime")
+    cors_origins: list[str] = Field(default_factory=list)
+    wall_api_key: str | None = Field(None, description="The wall's API key (a viewer's)")
+
     @field_validator("var_dir")
     @classmethod
     def _absolute_var_dir(cls, value: Path) -> Path:
         # Child processes run in other working directories (and as other users), so every
         # path we hand them must be absolute.
         return value.expanduser().resolve()
+
+    # --- MQTT security (validation) --------------------------------------------------------
+    @field_validator("mqtt_security")
+    @classmethod
+    def _no_open_broker_outside_dev(cls, value: str, info: ValidationInfo) -> str:
+        # An anonymous broker is refused wherever it could meet real devices.
+        environment = info.data.get("environment", "dev")
+        if value == "open" and environment not in MQTT_OPEN_ENVIRONMENTS:
+            raise ValueError(
+                f"IOC_MQTT_SECURITY=open (anonymous MQTT, no ACL) is refused when "
+                f"IOC_ENVIRONMENT={environment}; it is only for "
+                f"{', '.join(sorted(MQTT_OPEN_ENVIRONMENTS))}. Use IOC_MQTT_SECURITY=secure."
+            )
+        return value
 
     # --- Derived -------------------------------------------------------------------------
     @property
@@ -136,3 +205,12 @@ class Settings(BaseSettings):
     @property
     def mqtt_dir(self) -> Path:
         return self.var_dir / "mosquitto"
+
+    # --- MQTT security (derived) -----------------------------------------------------------
+    @property
+    def tls_dir(self) -> Path:
+        return (self.mqtt_tls_dir or self.var_dir / "tls").expanduser().resolve()
+
+    @property
+    def mqtt_secure(self) -> bool:
+        return self.mqtt_security == "secure"

@@ -70,9 +70,15 @@ class WallDataError(Exception):
 class WallApiClient:
     """Synchronous on purpose: Dash callbacks run in the server's worker threads."""
 
-    def __init__(self, *, base_url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, *, base_url: str, api_key: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(timeout=timeout_s, headers={"Accept": "application/json"})
+        headers = {"Accept": "application/json"}
+        if api_key:
+            # The wall reads as a machine client with its own (viewer) key, not as a person.
+            headers["X-API-Key"] = api_key
+        self._http = httpx.Client(timeout=timeout_s, headers=headers)
 
     def devices(self) -> DeviceList:
         return self._get(f"{self.base_url}/devices", DeviceList, params={})

@@ -43,7 +43,7 @@ class _OfflineDash(dash.Dash):
         return super().interpolate_index(**kwargs)
 
 
-def create_app(*, api_url: str, refresh_ms: int = 5000) -> dash.Dash:
+def create_app(*, api_url: str, api_key: str | None = None, refresh_ms: int = 5000) -> dash.Dash:
     """Build the wall against the API at ``api_url``; the API need not be up yet."""
     labels = texts()
     app = _OfflineDash(
@@ -54,5 +54,5 @@ def create_app(*, api_url: str, refresh_ms: int = 5000) -> dash.Dash:
         update_title=None,  # type: ignore[arg-type]  # None is Dash's documented "off"
     )
     app.layout = layout.build_layout(labels=labels, refresh_ms=refresh_ms)
-    register_callbacks(app, WallApiClient(base_url=api_url), labels)
+    register_callbacks(app, WallApiClient(base_url=api_url, api_key=api_key), labels)
     return app

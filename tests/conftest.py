@@ -114,3 +114,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"stack", "db_settings", "conn"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
+
+
+def api_key_headers(conn: psycopg.Connection, role: str = "operator", tenant: str | None = None):
+    """Headers of a fresh API key: how the tests call the API as someone in particular."""
+    from ioc_api.auth.accounts import create_api_key
+    from ioc_api.auth.principal import Role
+
+    key, _ = create_api_key(conn, name=f"test-{role}", role=Role(role), tenant_id=tenant)
+    return {"X-API-Key": key}
+
+
+@pytest.fixture
+def operator_headers(conn: psycopg.Connection) -> dict[str, str]:
+    return api_key_headers(conn)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from types import FrameType
@@ -41,9 +44,21 @@ def _wait_http(url: str, *, timeout: float) -> bool:
     return False
 
 
-def _online_count(settings: Settings) -> int:
+def _api_key(ioc: list[str], name: str, role: str) -> str:
+    """A fresh API key, made through `ioc accounts` (ioc_core does not import the API)."""
+    out = subprocess.run(
+        [*ioc, "accounts", "create-key", name, "--role", role, "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise IocError(f"could not create the demo's {role} API key: {out.stderr.strip()}")
+    return str(json.loads(out.stdout)["key"])
+
+
+def _online_count(settings: Settings, key: str) -> int:
     try:
-        items = httpx.get(f"{settings.api_url}/devices", timeout=5).json()["items"]
+        response = httpx.get(f"{settings.api_url}/devices", headers={"X-API-Key": key}, timeout=5)
+        items = response.json()["items"]
     except (httpx.HTTPError, KeyError, ValueError):
         return 0
     return sum(1 for d in items if d["status"] == "online")
@@ -56,21 +71,25 @@ def demo(
     keep_stack: bool = typer.Option(False, help="Leave PostgreSQL and Mosquitto running on exit."),
 ) -> None:
     from ioc_core.db import connect_db
-    from ioc_core.plugins import migrate_and_sync
+    from ioc_core.plugins import after_migrate, migrate_and_sync
     from ioc_core.stack import stack_down, stack_up
 
     settings = settings_from_env()
     stack_up(settings)
     with connect_db(settings) as conn:
         migrate_and_sync(conn)
+        after_migrate(settings, conn)
     ioc = _ioc().split()
     logs = settings.log_dir
-    sup = Supervisor()
+    wall_key = _api_key(ioc, "demo-wall", "viewer")
+    operator_key = _api_key(ioc, "demo-operator", "operator")
+    sup = Supervisor(env={**os.environ, "IOC_WALL_API_KEY": wall_key})
     old_int = signal.signal(signal.SIGINT, _raise_stop)
     old_term = signal.signal(signal.SIGTERM, _raise_stop)
     try:
         sup.start("api", [*ioc, "api", "run"], logs / "api.log")
         sup.start("ingest", [*ioc, "ingest", "run"], logs / "ingest.log")
+        sup.start("control", [*ioc, "ingest", "control"], logs / "control.log")
         sup.start("wall", [sys.executable, "-m", "ioc_dashboard"], logs / "wall.log")
         sup.start(
             "simulator",
@@ -87,6 +106,8 @@ def demo(
             f"  wall:      {wall_url}\n"
             f"  API:       {settings.api_url}  (docs: {settings.api_url}/docs)\n"
             f"  devices:   {settings.api_url}/devices\n"
+            f"  API key:   {operator_key}  (operator, for trying the API:"
+            " curl -H 'X-API-Key: <key>' ...)\n"
             f"  MQTT:      {settings.mqtt_url}\n"
             f"  database:  {settings.postgres_dsn}\n"
             f"  logs:      {logs}/\n"
@@ -97,7 +118,7 @@ def demo(
             if dead := sup.dead():
                 names = ", ".join(f"{c.name} (exit {c.proc.returncode})" for c in dead if c.proc)
                 raise IocError(f"stopped because a component exited: {names}; logs in {logs}/")
-            online = _online_count(settings)
+            online = _online_count(settings, wall_key)
             if online != reported:
                 typer.echo(f"stations online: {online}/{stations}")
                 reported = online

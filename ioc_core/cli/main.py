@@ -13,7 +13,7 @@ import typer
 from ioc_core.cli.common import fail_cleanly, settings_from_env
 from ioc_core.cli.demo import demo
 from ioc_core.logs import configure_logging
-from ioc_core.plugins import bench_commands, command_groups, migrate_and_sync
+from ioc_core.plugins import after_migrate, bench_commands, command_groups, migrate_and_sync
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -55,6 +55,7 @@ def stack_up_cmd(
     if migrate:
         with connect_db(settings) as conn:
             applied, _ = migrate_and_sync(conn)
+            after_migrate(settings, conn)
         typer.echo(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
     typer.echo(f"postgres: {settings.postgres_dsn}\nmqtt:     {settings.mqtt_url}")
 
@@ -94,8 +95,10 @@ def db_migrate_cmd() -> None:
     """Apply pending SQL migrations and sync reference data; safe to re-run."""
     from ioc_core.db import connect_db
 
-    with connect_db(settings_from_env()) as conn:
+    settings = settings_from_env()
+    with connect_db(settings) as conn:
         applied, synced = migrate_and_sync(conn)
+        synced += after_migrate(settings, conn)
     typer.echo(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
     typer.echo(f"reference data synced: {', '.join(synced) or 'none'}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import signal
 import socket
 import subprocess
@@ -39,11 +40,19 @@ def require_free_port(host: str, port: int, *, setting: str, service: str) -> No
         raise PortInUseError(port=port, setting=setting, service=service)
 
 
+# Below Linux's ephemeral range (32768-60999 by default): a port the kernel hands out for
+# port 0 is also what it hands to outgoing connections, so one picked there early can be taken
+# by some client's local end before our server binds it.
+_FREE_PORT_RANGE = (20_000, 32_000)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port the kernel considers free right now (tests use it for their private stack)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A free port outside the ephemeral range (tests and benchmarks use it for their stacks)."""
+    for _ in range(200):
+        port = random.randrange(*_FREE_PORT_RANGE)
+        if port_is_free(host, port):
+            return port
+    raise StackError(f"no free port found in {_FREE_PORT_RANGE} on {host}")
 
 
 @dataclass(frozen=True)

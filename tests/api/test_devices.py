@@ -12,7 +12,7 @@ from ioc_api import create_app
 
 
 @pytest.fixture
-def client(db_settings, conn):
+def client(db_settings, conn, operator_headers):
     ensure_tenant(conn, "sonnmt", "Environment")
     for i, seen in enumerate([timedelta(seconds=10), timedelta(hours=2), None]):
         device = DeviceIn(
@@ -33,7 +33,7 @@ def client(db_settings, conn):
             "INSERT INTO telemetry SELECT %s, key, %s, %s FROM devices WHERE id = 'aq-001'",
             [(now - timedelta(minutes=m), pm25, float(m)) for m in range(30)],
         )
-    with TestClient(create_app(db_settings)) as test_client:
+    with TestClient(create_app(db_settings), headers=operator_headers) as test_client:
         yield test_client
 
 

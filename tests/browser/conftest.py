@@ -15,8 +15,10 @@ import httpx
 import pytest
 
 from ioc_core.settings import Settings
+from ioc_core.stack.processes import free_port
 from ioc_core.stack.temporary import settings_env
 from simulators.air_quality import AirQualityFleet
+from tests.conftest import api_key_headers
 from tests.ingest.conftest import start_worker, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,7 +48,14 @@ class Wall:
 
 @pytest.fixture
 def live_wall(db_settings: Settings, conn, tenant: str, tmp_path: Path) -> Iterator[Wall]:
-    env = settings_env(db_settings)
+    # Ports taken now, not at session start, so nothing else can have grabbed them since.
+    db_settings = db_settings.model_copy(
+        update={"api_port": free_port(), "dashboard_port": free_port()}
+    )
+    env = {
+        **settings_env(db_settings),
+        "IOC_WALL_API_KEY": api_key_headers(conn, "viewer")["X-API-Key"],
+    }
     procs: list[subprocess.Popen[bytes]] = []
     ingest = start_worker(db_settings, tenant, f"ingest-{tenant}")
     fleet = AirQualityFleet(db_settings, stations=STATIONS, interval_s=1.0, tenant=tenant)

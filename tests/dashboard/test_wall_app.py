@@ -79,17 +79,20 @@ def test_main_serves_on_the_configured_host_and_port_without_debug(monkeypatch):
         def run(self, **kwargs):
             calls.update(kwargs)
 
-    def fake_create_app(*, api_url: str) -> FakeApp:
+    def fake_create_app(*, api_url: str, api_key: str | None) -> FakeApp:
         calls["api_url"] = api_url
+        calls["api_key"] = api_key
         return FakeApp()
 
     monkeypatch.setenv("IOC_DASHBOARD_HOST", "0.0.0.0")
     monkeypatch.setenv("IOC_DASHBOARD_PORT", "18050")
     monkeypatch.setenv("IOC_API_URL", "http://127.0.0.1:18000")
+    monkeypatch.setenv("IOC_WALL_API_KEY", "ioc_abc_wallkey")
     monkeypatch.setattr(wall_main, "create_app", fake_create_app)
     wall_main.main()
     assert calls == {
         "api_url": "http://127.0.0.1:18000",
+        "api_key": "ioc_abc_wallkey",
         "host": "0.0.0.0",
         "port": 18050,
         "debug": False,

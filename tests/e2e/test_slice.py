@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from ioc_api import create_app
 from simulators.air_quality import AirQualityFleet
+from tests.conftest import api_key_headers
 from tests.ingest.conftest import start_worker, wait_for
 
 pytestmark = [pytest.mark.db, pytest.mark.broker, pytest.mark.slow]
@@ -27,7 +28,7 @@ def test_simulated_stations_show_up_online_with_growing_telemetry(db_settings, c
         assert rows >= 6 * 9 * 3  # 6 stations x 9 metrics x 3 rounds at least
         time.sleep(1)
         assert conn.execute("SELECT count(*) FROM telemetry").fetchone()[0] > rows  # still growing
-        with TestClient(create_app(db_settings)) as api:
+        with TestClient(create_app(db_settings), headers=api_key_headers(conn)) as api:
             devices = api.get("/devices").json()["items"]
             assert len(devices) == 6
             assert all(d["status"] == "online" for d in devices)
