@@ -10,8 +10,7 @@ from __future__ import annotations
 from psycopg import Connection
 from psycopg.rows import tuple_row
 
-from devices.credentials import CredentialError
-from devices.errors import DeviceNotFoundError
+from devices.credentials import CredentialError, locked_account
 from ioc_core.settings import Settings
 from ioc_core.stack.tls import ClientCertificate, issue_client_certificate
 
@@ -23,19 +22,7 @@ def issue_device_certificate(
 ) -> ClientCertificate:
     """Sign a new key pair for an active device; ``replace`` revokes its earlier certificates."""
     with conn.transaction():
-        row = (
-            conn.cursor(row_factory=tuple_row)
-            .execute(
-                """SELECT c.username, c.revoked_at IS NOT NULL
-               FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id
-               WHERE d.id = %s FOR UPDATE OF d""",
-                (device_id,),
-            )
-            .fetchone()
-        )
-        if row is None:
-            raise DeviceNotFoundError(device_id)
-        username, revoked = row
+        _, username, revoked = locked_account(conn, device_id)
         if username is None or revoked:
             raise CredentialError(
                 device_id,

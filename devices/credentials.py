@@ -28,6 +28,7 @@ __all__ = [
     "IssuedCredentials",
     "hash_password",
     "issue_credentials",
+    "locked_account",
     "revoke_credentials",
     "rotate_credentials",
     "verify_device_password",
@@ -95,8 +96,9 @@ def verify_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(got, key)
 
 
-def _current(conn: Connection, device_id: str) -> tuple[str, str | None, bool]:
-    """(tenant, username or None, revoked), locking the device row against a parallel issue."""
+def locked_account(conn: Connection, device_id: str) -> tuple[str, str | None, bool]:
+    """(tenant, username or None, revoked), locking the device row against a parallel issue
+    (credentials and certificates both start here)."""
     row = (
         conn.cursor(row_factory=tuple_row)
         .execute(
@@ -122,7 +124,7 @@ def issue_credentials(
     reinstated with the new password, which is how an operator re-admits a device.
     """
     with conn.transaction():
-        tenant, username, revoked = _current(conn, device_id)
+        tenant, username, revoked = locked_account(conn, device_id)
         if username is not None and not revoked and not replace:
             raise CredentialError(
                 device_id,
@@ -159,7 +161,7 @@ def issue_credentials(
 def rotate_credentials(conn: Connection, device_id: str) -> IssuedCredentials:
     """A new password for an active account; the old one stops working at the next sync."""
     with conn.transaction():
-        _, username, revoked = _current(conn, device_id)
+        _, username, revoked = locked_account(conn, device_id)
         if username is None:
             raise CredentialError(device_id, f"device {device_id!r} has no credentials to rotate")
         if revoked:
@@ -174,7 +176,7 @@ def rotate_credentials(conn: Connection, device_id: str) -> IssuedCredentials:
 def revoke_credentials(conn: Connection, device_id: str) -> bool:
     """Revoke the account and every client certificate; False if it was already revoked."""
     with conn.transaction():
-        _, username, revoked = _current(conn, device_id)
+        _, username, revoked = locked_account(conn, device_id)
         if username is None:
             raise CredentialError(device_id, f"device {device_id!r} has no credentials")
         conn.cursor(row_factory=tuple_row).execute(
