@@ -133,6 +133,45 @@ class Settings(BaseSettings):
     ingest_max_future_s: float = Field(300.0, ge=0)
     ingest_max_past_s: float = Field(7 * 86_400.0, ge=0)
 
+    # --- Rollups and retention -------------------------------------------------------------
+    # `ioc analytics run` (docs/rollups.md). Refresh: every rollup_interval_s, buckets from
+    # watermark - rollup_safety_margin_s up to now - rollup_lag_s (the lag lets the last
+    # seconds' batches land first; the margin re-reads what a slow batch may have added behind
+    # the watermark). At most rollup_max_span_hours per transaction, so a first run over a
+    # large backlog commits in steps instead of one huge transaction.
+    rollup_interval_s: float = Field(60.0, gt=0)
+    rollup_lag_s: float = Field(30.0, ge=0)
+    rollup_safety_margin_s: float = Field(300.0, ge=0)
+    rollup_max_span_hours: int = Field(24, ge=1)
+    # Retention, checked every retention_interval_s; None keeps a table forever. Telemetry is
+    # dropped by whole 1-day chunks, the rollups by their 7- and 90-day chunks.
+    retention_interval_s: float = Field(3600.0, gt=0)
+    retention_telemetry_days: int | None = Field(90, ge=1)
+    retention_telemetry_1m_days: int | None = Field(365, ge=1)
+    retention_telemetry_1h_days: int | None = Field(3650, ge=1)
+    retention_dead_letters_days: int | None = Field(30, ge=1)
+    # Must exceed ingest's 7-day window for late readings, or late data could go unnoticed.
+    retention_touched_hours_days: int | None = Field(30, ge=8)
+    # Plain tables are trimmed by DELETE in batches of this many rows (short locks, small WAL).
+    retention_delete_batch: int = Field(10_000, ge=1)
+
+    @field_validator(
+        "retention_telemetry_days",
+        "retention_telemetry_1m_days",
+        "retention_telemetry_1h_days",
+        "retention_dead_letters_days",
+        "retention_touched_hours_days",
+        mode="before",
+    )
+    @classmethod
+    def _forever(cls, value: object) -> object:
+        # An environment variable cannot be None: "" or "forever" keeps the table forever.
+        if isinstance(value, str) and value.strip().lower() in {"", "none", "forever"}:
+            return None
+        return value
+
+    # --- end Rollups and retention ---------------------------------------------------------
+
     # --- API security (auth) -------------------------------------------------------------
     # Signs the API's access tokens. The dev default is public knowledge: outside dev, test and
     # demo a real secret must be set (checked when the API starts).
