@@ -16,6 +16,7 @@ from typing import Annotated
 import psycopg
 import typer
 
+from analytics.aqi_store import refresh_aqi
 from analytics.retention import RetentionReport, apply_retention
 from analytics.rollups import RefreshResult, refresh_until_caught_up
 from ioc_core.cli.common import fail_cleanly, settings_from_env, stop_on_signals
@@ -98,6 +99,7 @@ def run_scheduler(settings: Settings, stop: threading.Event) -> None:
             if conn is None or conn.closed:
                 conn = _connect(settings)
             log.info("rollup %s", _rollup_summary(refresh_until_caught_up(conn, settings)))
+            log.info("aqi %s", refresh_aqi(conn).as_dict())  # hours the rollup changed
             if time.monotonic() >= next_retention:
                 log.info("retention %s", _retention_summary(apply_retention(conn, settings)))
                 next_retention = time.monotonic() + settings.retention_interval_s

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from analytics.series import MAX_POINTS, Series, device_series, primary_metric
+from analytics.thresholds import seed_gauge_rules
 from devices.broker_auth import sync_broker_auth
 from devices.credentials import CredentialError, revoke_credentials
 from devices.csv_import import ImportReport, import_csv
@@ -82,6 +83,7 @@ def device_create(conn: DbConn, principal: Writer, device: DeviceIn) -> DeviceOu
     check_owns_tenant(principal, device.tenant_id)
     with conn.transaction():
         created = create_device(conn, device)
+        seed_gauge_rules(conn)  # a flood gauge arrives with its alert/danger rules
         audit.record(conn, principal, action="create", resource="device", resource_id=created.id,
                      after=created)  # fmt: skip
     return created
@@ -100,6 +102,7 @@ async def devices_import(
     def run() -> ImportReport:
         with conn.transaction():
             report = import_csv(conn, data, update=update)
+            seed_gauge_rules(conn)
             audit.record(conn, principal, action="import", resource="device", resource_id=None,
                          after=report)  # fmt: skip
         return report

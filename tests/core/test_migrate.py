@@ -11,7 +11,7 @@ def test_migrating_an_up_to_date_database_changes_nothing(conn):
     assert current_version(conn) == available()[-1].version
     assert migrate(conn) == []
     applied, synced = migrate_and_sync(conn)
-    assert applied == [] and synced == ["10_communes", "20_metrics"]
+    assert applied == [] and synced == ["10_communes", "20_metrics", "30_thresholds"]
     assert conn.execute("SELECT count(*) FROM communes").fetchone()[0] == 114
 
 
