@@ -28,10 +28,10 @@ from typing import cast
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg import Connection
-from psycopg.rows import tuple_row
 
 from devices.client_certs import revoked_serials
 from devices.topics import Channel, Topic
+from ioc_core.db import fetch_all, fetch_one
 from ioc_core.errors import IocError, StackError
 from ioc_core.settings import Settings
 from ioc_core.stack.broker_files import (
@@ -106,13 +106,10 @@ def store_service_accounts(conn: Connection, settings: Settings) -> None:
     """Record the broker hash of each service account whose password this process knows."""
     with conn.transaction():
         for account in service_accounts(settings):
-            row = (
-                conn.cursor(row_factory=tuple_row)
-                .execute(
-                    "SELECT username, broker_hash FROM broker_service_accounts WHERE role = %s",
-                    (account.role,),
-                )
-                .fetchone()
+            row = fetch_one(
+                conn,
+                "SELECT username, broker_hash FROM broker_service_accounts WHERE role = %s",
+                (account.role,),
             )
             if (
                 row
@@ -121,11 +118,11 @@ def store_service_accounts(conn: Connection, settings: Settings) -> None:
             ):
                 continue
             # The settings are newer than the table: a username moved to another role wins.
-            conn.cursor(row_factory=tuple_row).execute(
+            conn.execute(
                 "DELETE FROM broker_service_accounts WHERE username = %s AND role <> %s",
                 (account.username, account.role),
             )
-            conn.cursor(row_factory=tuple_row).execute(
+            conn.execute(
                 """INSERT INTO broker_service_accounts (role, username, broker_hash)
                    VALUES (%s, %s, %s)
                    ON CONFLICT (role) DO UPDATE SET username = EXCLUDED.username,
@@ -135,13 +132,10 @@ def store_service_accounts(conn: Connection, settings: Settings) -> None:
 
 
 def registry_accounts(conn: Connection) -> list[BrokerAccount]:
-    rows = (
-        conn.cursor(row_factory=tuple_row)
-        .execute(
-            "SELECT username, broker_hash, role, tenant_id, device_id FROM broker_accounts "
-            "ORDER BY role = 'device', username"
-        )
-        .fetchall()
+    rows = fetch_all(
+        conn,
+        "SELECT username, broker_hash, role, tenant_id, device_id FROM broker_accounts "
+        "ORDER BY role = 'device', username",
     )
     accounts, seen = [], set()
     for username, broker_hash, role, tenant, device_id in rows:

@@ -8,9 +8,9 @@ device proves itself with its password or its certificate.
 from __future__ import annotations
 
 from psycopg import Connection
-from psycopg.rows import tuple_row
 
-from devices.credentials import CredentialError, locked_account
+from devices.credentials import CredentialError, locked_account, revoke_certificates
+from ioc_core.db import fetch_all
 from ioc_core.settings import Settings
 from ioc_core.stack.tls import ClientCertificate, issue_client_certificate
 
@@ -30,13 +30,9 @@ def issue_device_certificate(
                 "(`ioc devices add` first)",
             )
         if replace:
-            conn.cursor(row_factory=tuple_row).execute(
-                "UPDATE device_certificates SET revoked_at = now() "
-                "WHERE device_id = %s AND revoked_at IS NULL",
-                (device_id,),
-            )
+            revoke_certificates(conn, device_id)
         cert = issue_client_certificate(settings, username=username)
-        conn.cursor(row_factory=tuple_row).execute(
+        conn.execute(
             """INSERT INTO device_certificates (serial, device_id, username, not_after)
                VALUES (%s, %s, %s, %s)""",
             (format(cert.serial, "x"), device_id, username, cert.not_after),
@@ -46,12 +42,9 @@ def issue_device_certificate(
 
 def revoked_serials(conn: Connection) -> list[int]:
     """Revoked certificates that have not expired yet (an expired one is refused anyway)."""
-    rows = (
-        conn.cursor(row_factory=tuple_row)
-        .execute(
-            "SELECT serial FROM device_certificates "
-            "WHERE revoked_at IS NOT NULL AND not_after > now() ORDER BY serial"
-        )
-        .fetchall()
+    rows = fetch_all(
+        conn,
+        "SELECT serial FROM device_certificates "
+        "WHERE revoked_at IS NOT NULL AND not_after > now() ORDER BY serial",
     )
     return [int(serial, 16) for (serial,) in rows]

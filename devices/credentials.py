@@ -16,10 +16,10 @@ import secrets
 from dataclasses import dataclass
 
 from psycopg import Connection
-from psycopg.rows import tuple_row
 
 from devices.errors import DeviceNotFoundError
 from devices.topics import Channel, Topic
+from ioc_core.db import fetch_one
 from ioc_core.errors import IocError
 from ioc_core.stack.broker_files import mosquitto_hash
 
@@ -29,6 +29,7 @@ __all__ = [
     "hash_password",
     "issue_credentials",
     "locked_account",
+    "revoke_certificates",
     "revoke_credentials",
     "rotate_credentials",
     "verify_device_password",
@@ -99,15 +100,12 @@ def verify_password(stored: str, password: str) -> bool:
 def locked_account(conn: Connection, device_id: str) -> tuple[str, str | None, bool]:
     """(tenant, username or None, revoked), locking the device row against a parallel issue
     (credentials and certificates both start here)."""
-    row = (
-        conn.cursor(row_factory=tuple_row)
-        .execute(
-            """SELECT d.tenant_id, c.username, c.revoked_at IS NOT NULL
+    row = fetch_one(
+        conn,
+        """SELECT d.tenant_id, c.username, c.revoked_at IS NOT NULL
            FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id
            WHERE d.id = %s FOR UPDATE OF d""",
-            (device_id,),
-        )
-        .fetchone()
+        (device_id,),
     )
     if row is None:
         raise DeviceNotFoundError(device_id)
@@ -132,17 +130,15 @@ def issue_credentials(
                 f"`ioc devices rotate {device_id}` issues a new password",
             )
         username = username or device_id
-        taken = (
-            conn.cursor(row_factory=tuple_row)
-            .execute("SELECT role FROM broker_service_accounts WHERE username = %s", (username,))
-            .fetchone()
+        taken = fetch_one(
+            conn, "SELECT role FROM broker_service_accounts WHERE username = %s", (username,)
         )
         if taken:
             raise CredentialError(
                 device_id, f"username {username!r} is the {taken[0]} service account's"
             )
         password = secrets.token_urlsafe(_PASSWORD_BYTES)
-        conn.cursor(row_factory=tuple_row).execute(
+        conn.execute(
             """INSERT INTO device_credentials (device_id, username, password_hash, broker_hash)
                VALUES (%(id)s, %(u)s, %(ph)s, %(bh)s)
                ON CONFLICT (device_id) DO UPDATE SET
@@ -179,28 +175,29 @@ def revoke_credentials(conn: Connection, device_id: str) -> bool:
         _, username, revoked = locked_account(conn, device_id)
         if username is None:
             raise CredentialError(device_id, f"device {device_id!r} has no credentials")
-        conn.cursor(row_factory=tuple_row).execute(
-            "UPDATE device_certificates SET revoked_at = now() "
-            "WHERE device_id = %s AND revoked_at IS NULL",
-            (device_id,),
-        )
+        revoke_certificates(conn, device_id)
         if revoked:
             return False
-        conn.cursor(row_factory=tuple_row).execute(
+        conn.execute(
             "UPDATE device_credentials SET revoked_at = now() WHERE device_id = %s", (device_id,)
         )
     return True
 
 
+def revoke_certificates(conn: Connection, device_id: str) -> None:
+    """Every unrevoked client certificate of the device; the CRL picks them up on sync."""
+    conn.execute(
+        "UPDATE device_certificates SET revoked_at = now() "
+        "WHERE device_id = %s AND revoked_at IS NULL",
+        (device_id,),
+    )
+
+
 def verify_device_password(conn: Connection, username: str, password: str) -> bool:
     """Check a device password against our own hash (the broker checks its own copy)."""
-    row = (
-        conn.cursor(row_factory=tuple_row)
-        .execute(
-            "SELECT password_hash FROM device_credentials "
-            "WHERE username = %s AND revoked_at IS NULL",
-            (username,),
-        )
-        .fetchone()
+    row = fetch_one(
+        conn,
+        "SELECT password_hash FROM device_credentials WHERE username = %s AND revoked_at IS NULL",
+        (username,),
     )
     return row is not None and verify_password(row[0], password)

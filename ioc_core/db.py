@@ -6,8 +6,11 @@ the hot paths (COPY in ingest) and the service functions read the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from psycopg import Connection, connect
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from ioc_core.settings import Settings
@@ -35,3 +38,21 @@ def make_pool(
     )
     pool.open(wait=True, timeout=15)
     return pool
+
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+def fetch_one(conn: Connection, query: str, params: Params = ()) -> tuple[Any, ...] | None:
+    """One row as a tuple, whatever row factory the connection was opened with.
+
+    Service functions are called with the API pool's dict-row connections and with the CLI's
+    plain ones; reading by position through this keeps them indifferent to which.
+    """
+    with conn.cursor(row_factory=tuple_row) as cur:
+        return cur.execute(query, params).fetchone()
+
+
+def fetch_all(conn: Connection, query: str, params: Params = ()) -> list[tuple[Any, ...]]:
+    with conn.cursor(row_factory=tuple_row) as cur:
+        return cur.execute(query, params).fetchall()
