@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -24,45 +24,56 @@ class ConsumerResult:
     last_at: float
 
 
-def _subscriber(host: str, port: int, topic: str, client_id: str, on_payload: object) -> tuple[
-    mqtt.Client, threading.Event
-]:  # fmt: skip
-    ready = threading.Event()
+@dataclass
+class _Tally:
+    """Messages a baseline consumer handled, and when the first and the last arrived."""
+
+    messages: int = 0
+    first_at: float = 0.0
+    last_at: float = field(default_factory=time.time)
+
+    def tick(self) -> None:
+        now = time.time()
+        if not self.messages:
+            self.first_at = now
+        self.messages += 1
+        self.last_at = now
+
+    def result(self) -> ConsumerResult:
+        return ConsumerResult(self.messages, self.first_at, self.last_at)
+
+
+def _subscriber(
+    host: str, port: int, topic: str, client_id: str, on_payload: object
+) -> mqtt.Client:
+    subscribed = threading.Event()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
     client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-    client.on_subscribe = lambda *_: ready.set()
+    client.on_subscribe = lambda *_: subscribed.set()
     client.on_message = on_payload  # type: ignore[assignment]
     client.connect(host, port, keepalive=60)
     client.loop_start()
-    if not ready.wait(10):
+    if not subscribed.wait(10):
         raise RuntimeError("baseline subscriber could not subscribe")
-    return client, ready
+    return client
 
 
-def _run_until(stop_at: float, idle_s: float, counter: list[float]) -> None:
-    """Until ``stop_at``, then until no message for ``idle_s`` (the queue has drained)."""
+def _sleep_until(stop_at: float) -> None:
     while time.time() < stop_at:
-        time.sleep(0.05)
-    while time.time() - counter[2] < idle_s:
         time.sleep(0.05)
 
 
 def discard(host: str, port: int, topic: str, stop_at: float, ready: object) -> ConsumerResult:
-    counter = [0.0, 0.0, time.time()]  # count, first, last
-
-    def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        now = time.time()
-        if not counter[0]:
-            counter[1] = now
-        counter[0] += 1
-        counter[2] = now
-
-    client, _ = _subscriber(host, port, topic, "bench-discard", on_message)
+    """Runs until ``stop_at``, then until no message for a second (the queue has drained)."""
+    tally = _Tally()
+    client = _subscriber(host, port, topic, "bench-discard", lambda *_: tally.tick())
     ready.set()  # type: ignore[attr-defined]
-    _run_until(stop_at, 1.0, counter)
+    _sleep_until(stop_at)
+    while time.time() - tally.last_at < 1.0:
+        time.sleep(0.05)
     client.disconnect()
     client.loop_stop()
-    return ConsumerResult(int(counter[0]), counter[1], counter[2])
+    return tally.result()
 
 
 def naive_insert(
@@ -74,7 +85,7 @@ def naive_insert(
     metric_ids: dict[str, int] = dict(
         db.execute("SELECT name, id FROM metrics WHERE kind = 'air_quality_station'").fetchall()
     )
-    counter = [0.0, 0.0, time.time()]
+    tally = _Tally()
 
     def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         doc = orjson.loads(msg.payload)
@@ -86,17 +97,12 @@ def naive_insert(
             + " ON CONFLICT DO NOTHING",
             [x for row in rows for x in row],
         )
-        now = time.time()
-        if not counter[0]:
-            counter[1] = now
-        counter[0] += 1
-        counter[2] = now
+        tally.tick()
 
-    client, _ = _subscriber(host, port, topic, "bench-naive", on_message)
+    client = _subscriber(host, port, topic, "bench-naive", on_message)
     ready.set()  # type: ignore[attr-defined]
-    while time.time() < stop_at:
-        time.sleep(0.05)
+    _sleep_until(stop_at)
     client.disconnect()
     client.loop_stop()
     db.close()
-    return ConsumerResult(int(counter[0]), counter[1], counter[2])
+    return tally.result()
