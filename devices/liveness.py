@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from devices.errors import DeviceNotFoundError
 from devices.payloads import StatusV1
 from devices.registry import OFFLINE_AFTER_INTERVALS
+from devices.registry_query import SILENCE_LIMIT_S_SQL
 
 __all__ = [
     "SilenceSweep",
@@ -132,11 +133,10 @@ def status_history(
         ).fetchall()
 
 
-_SWEEP = """
+_SWEEP = f"""
 WITH seen AS (
     SELECT d.id, d.tenant_id, d.last_seen, l.state, l.source, l.time AS changed,
-           %(k)s * coalesce((SELECT min(m.interval_s) FROM metrics m WHERE m.kind = d.kind), 60)
-               AS limit_s
+           {SILENCE_LIMIT_S_SQL} AS limit_s
     FROM devices d
     LEFT JOIN LATERAL (SELECT e.state, e.source, e.time FROM device_status_events e
                        WHERE e.device_id = d.id

@@ -16,18 +16,29 @@ from devices.errors import DeviceNotFoundError, DeviceValidationError, Problem
 from devices.registry_models import MAX_PAGE, DeviceOut, DevicePage, StatusFilter
 from devices.registry_validation import resolve_commune
 
-__all__ = ["OFFLINE_AFTER_INTERVALS", "get_device", "list_devices", "page_devices"]
+__all__ = [
+    "OFFLINE_AFTER_INTERVALS",
+    "SILENCE_LIMIT_S_SQL",
+    "get_device",
+    "list_devices",
+    "page_devices",
+]
 
 # Missed intervals before a device counts as offline; 3 tolerates one lost reading and jitter.
 OFFLINE_AFTER_INTERVALS = 3
+# Seconds a device ``d`` may stay silent before it counts as offline: OFFLINE_AFTER_INTERVALS
+# (the ``%(k)s`` parameter) of its kind's shortest reporting interval. One SQL fragment, so
+# the registry's derived status and the liveness sweep cannot disagree.
+SILENCE_LIMIT_S_SQL = (
+    "%(k)s * coalesce((SELECT min(m.interval_s) FROM metrics m WHERE m.kind = d.kind), 60)"
+)
 
-_SELECT = """
+_SELECT = f"""
 SELECT d.id, d.kind, d.tenant_id AS tenant, d.commune_code, c.full_name AS commune_name,
        d.lat, d.lon, d.address, d.last_seen, d.install_date, d.firmware, d.tags,
        d.attributes -> 'levels' AS levels, d.retired_at,
        CASE WHEN d.last_seen IS NULL THEN 'never_seen'
-            WHEN d.last_seen > now() - make_interval(secs => %(k)s * coalesce(
-                 (SELECT min(m.interval_s) FROM metrics m WHERE m.kind = d.kind), 60))
+            WHEN d.last_seen > now() - make_interval(secs => {SILENCE_LIMIT_S_SQL})
             THEN 'online' ELSE 'offline' END AS status
 FROM devices d LEFT JOIN communes c ON c.code = d.commune_code
 """
