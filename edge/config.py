@@ -203,7 +203,8 @@ class Calibration(_Strict):
             arr = np.asarray(pts, dtype=float)
             for i in range(4):
                 tri = np.delete(arr, i, axis=0)
-                area = abs(np.cross(tri[1] - tri[0], tri[2] - tri[0])) / 2
+                u, w = tri[1] - tri[0], tri[2] - tri[0]
+                area = abs(u[0] * w[1] - u[1] * w[0]) / 2
                 if area < 1e-6:
                     raise ValueError(f"{label} points: three of the four are collinear")
         return self

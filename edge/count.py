@@ -26,6 +26,11 @@ _DEAD_BAND_PX = 1.0
 _SEGMENT_SLACK = 0.05
 # Seconds after the crossing at which the class is decided if the track is still alive.
 SETTLE_S = 0.8
+# Two crossings of one line in one direction closer than this in time and in position along the
+# line (ground metres) are one vehicle seen as two fragments. Two motorbikes side by side are at
+# least ~0.8 m apart (handlebar to handlebar), so they stay two.
+_TWIN_S = 0.5
+_TWIN_M = 0.5
 # Speed is measured over this much of the track's recent path.
 _SPEED_WINDOW_S = 0.6
 
@@ -105,6 +110,24 @@ class Counter:
         self.homography = homography
         self.cfg = cfg
         self.pending: list[_Pending] = []
+        self.recent: list[tuple[float, str, str, np.ndarray]] = []
+        self.twins = 0
+
+    def _twin(self, line: Line, direction: str, point: np.ndarray, t: float) -> bool:
+        """Is this crossing a fragment of one counted a moment ago at the same place?
+
+        Compared by where they cross along the line (on the ground): fragments of one vehicle
+        cross at the same lateral position, one behind the other.
+        """
+        self.recent = [r for r in self.recent if t - r[0] <= _TWIN_S]
+        here = self.homography.to_ground(line.at(line.along(point)))[0]
+        for _, name, d, other in self.recent:
+            if name == line.name and d == direction:
+                there = self.homography.to_ground(line.at(line.along(other)))[0]
+                if float(np.hypot(*(there - here))) < _TWIN_M:
+                    self.twins += 1
+                    return True
+        return False
 
     def observe(self, tracks: list[Track], t: float) -> None:
         """Note side changes of the tracks matched in this frame."""
@@ -125,11 +148,15 @@ class Counter:
                 if not -_SEGMENT_SLACK <= pos <= 1 + _SEGMENT_SLACK:
                     continue
                 tr.counted.add(line.name)
+                direction = "in" if side > 0 else "out"
+                if self._twin(line, direction, point, t):
+                    continue
+                self.recent.append((t, line.name, direction, point))
                 self.pending.append(
                     _Pending(
                         t,
                         line.name,
-                        "in" if side > 0 else "out",
+                        direction,
                         tr,
                         track_speed_kmh(tr, self.homography),
                     )

@@ -68,6 +68,10 @@ class Line:
         d = self.b - self.a
         return float((point - self.a) @ d / (d @ d))
 
+    def at(self, along: float) -> FloatArray:
+        """The point at position ``along`` (0 at a, 1 at b)."""
+        return self.a + along * (self.b - self.a)
+
     def touches_box(self, x0: float, y0: float, x1: float, y1: float) -> bool:
         """Does the segment cross the axis-aligned box? (occupancy when no zone is drawn)"""
         corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)

@@ -113,7 +113,9 @@ class Scene:
                 speed = float(rng.uniform(vmin, vmax)) / 3.6
                 if self._free(vehicles, direction, lane, y, l_m):
                     colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-                    if abs(sum(colour) / 3 - 110) < 35:  # not the colour of the asphalt
+                    if max(colour) - min(colour) < 60 and max(colour) < 160:
+                        # Grey like the asphalt, or a darker grey that a shadow detector would
+                        # rightly take for a shadow: paint it white instead.
                         colour = (230, 230, 235)
                     vehicles.append(_Vehicle(cls, lane, direction, x, y, speed, colour))  # type: ignore[arg-type]
             frame = background.copy()

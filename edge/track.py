@@ -24,6 +24,10 @@ _INFEASIBLE = 1e6
 # this keeps the prediction steady without lagging a braking vehicle by more than a few frames.
 _VELOCITY_ALPHA = 0.35
 _HISTORY = 64
+# Fragments are joined when their centres lie within the predicted box grown by this share on
+# each side, and their union is at most this many times the box's area.
+_GROUP_MARGIN = 0.15
+_GROUP_MAX_GROWTH = 1.5
 
 
 @dataclass(slots=True)
@@ -59,6 +63,40 @@ class Track:
         return (x0 + vx * dt, y0 + vy * dt, x1 + vx * dt, y1 + vy * dt)
 
 
+def _regroup(blobs: list[Blob], boxes: list[tuple[float, float, float, float]]) -> list[Blob]:
+    """Join blobs that fall inside one established track's predicted box.
+
+    A vehicle whose colour is close to the road's (or split by its own windscreen) breaks into
+    pieces; a known track says they belong together. Blobs are joined only when their union
+    stays about the size of the track, so two vehicles side by side are not glued.
+    """
+    if len(blobs) < 2 or not boxes:
+        return blobs
+    used: set[int] = set()
+    out: list[Blob] = []
+    for box in boxes:
+        x0, y0, x1, y1 = box
+        mx, my = (x1 - x0) * _GROUP_MARGIN, (y1 - y0) * _GROUP_MARGIN
+        inside = [
+            j
+            for j, b in enumerate(blobs)
+            if j not in used
+            and x0 - mx <= b.centre[0] <= x1 + mx
+            and y0 - my <= b.centre[1] <= y1 + my
+        ]
+        if len(inside) < 2:
+            continue
+        parts = [blobs[j] for j in inside]
+        ux0, uy0 = min(b.x0 for b in parts), min(b.y0 for b in parts)
+        ux1, uy1 = max(b.x1 for b in parts), max(b.y1 for b in parts)
+        if (ux1 - ux0) * (uy1 - uy0) > _GROUP_MAX_GROWTH * max((x1 - x0) * (y1 - y0), 1.0):
+            continue
+        used.update(inside)
+        out.append(Blob(ux0, uy0, ux1, uy1, sum(b.area for b in parts)))
+    out.extend(b for j, b in enumerate(blobs) if j not in used)
+    return out
+
+
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
     ix = min(a[2], b[2]) - max(a[0], b[0])
     iy = min(a[3], b[3]) - max(a[1], b[1])
@@ -78,6 +116,9 @@ class Tracker:
     def update(self, blobs: list[Blob], t: float) -> tuple[list[Track], list[Track]]:
         """Match this frame's blobs; returns (live tracks, tracks that ended this frame)."""
         preds = [tr.predicted(t) for tr in self.tracks]
+        blobs = _regroup(
+            blobs, [p for p, tr in zip(preds, self.tracks, strict=True) if tr.hits >= 3]
+        )
         matched_tracks: set[int] = set()
         matched_blobs: set[int] = set()
         if preds and blobs:
