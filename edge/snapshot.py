@@ -48,7 +48,7 @@ class Anonymiser:
         base = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
         self.cascades = []
         for name in _CASCADES:
-            cascade = cv2.CascadeClassifier(str(base / name))  # type: ignore[attr-defined]
+            cascade = cv2.CascadeClassifier(str(base / name))
             if cascade.empty():
                 raise RuntimeError(f"OpenCV cascade {name} did not load from {base}")
             self.cascades.append(cascade)
