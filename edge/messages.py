@@ -27,17 +27,8 @@ def iso(t: float) -> datetime:
 
 
 def telemetry(agg: Aggregate, seq: int) -> bytes:
-    # Extra keys are ignored by readers (devices.payloads); interval_s says what a count covers.
-    payload = TelemetryV1.model_validate(
-        {
-            "v": 1,
-            "ts": iso(agg.end),
-            "seq": seq,
-            "metrics": agg.metrics(),
-            "interval_s": agg.interval_s,
-        }
-    )
-    return payload.to_json()
+    """ts is the END of the interval the counts cover (the profile's interval_s long)."""
+    return TelemetryV1(v=1, ts=iso(agg.end), seq=seq, metrics=agg.metrics()).to_json()
 
 
 def interval_event(agg: Aggregate) -> bytes:
