@@ -23,7 +23,7 @@ __all__ = ["apply_findings", "enqueue_notification", "set_actor"]
 log = logging.getLogger(__name__)
 
 LIVE = "state IN ('open', 'acknowledged')"
-_RETURNING = """RETURNING id, kind, device_id, tenant_id, key, severity, state, title,
+RETURNING = """RETURNING id, kind, device_id, tenant_id, key, severity, state, title,
     coalesce(nullif(reason, ''), detail) AS reason, event_time, last_event_time, metric,
     value, threshold, commune_code, escalation_level, labels"""
 
@@ -36,7 +36,7 @@ SELECT %(kind)s, %(severity)s, d.id, d.tenant_id, d.commune_code, %(key)s, %(tit
        %(rule_version)s, %(labels)s, %(source)s
 FROM devices d WHERE d.id = %(device_id)s
 ON CONFLICT (kind, device_id, key) WHERE {LIVE} DO NOTHING
-{_RETURNING}"""
+{RETURNING}"""
 
 _REGRADE = f"""
 UPDATE alerts SET severity = %(severity)s, title = %(title)s, reason = %(reason)s,
@@ -44,13 +44,13 @@ UPDATE alerts SET severity = %(severity)s, title = %(title)s, reason = %(reason)
        rule_version = coalesce(%(rule_version)s, rule_version), updated_at = now()
 WHERE kind = %(kind)s AND device_id = %(device_id)s AND key = %(key)s AND {LIVE}
   AND severity <> %(severity)s
-{_RETURNING}"""
+{RETURNING}"""
 
 _RESOLVE = f"""
 UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = %(source)s,
        last_event_time = %(time)s, updated_at = now()
 WHERE kind = %(kind)s AND device_id = %(device_id)s AND key = %(key)s AND {LIVE}
-{_RETURNING}"""
+{RETURNING}"""
 
 
 def set_actor(conn: Connection, actor: str, note: str | None = None) -> None:
