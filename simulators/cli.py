@@ -6,8 +6,10 @@ import typer
 
 from ioc_core.cli.common import fail_cleanly, settings_from_env, stop_on_signals
 from simulators.air_quality import AirQualityFleet
+from simulators.video.cli import video as video_command
 
 app = typer.Typer(no_args_is_help=True, help="Simulated devices.")
+app.command("video")(video_command)
 
 
 @app.command("air-quality")
