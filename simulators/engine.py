@@ -85,6 +85,7 @@ class Engine:
         progress: bool = False,
         gateways: bool | None = None,
         seed: int = 0,
+        goodbye: bool = True,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -96,6 +97,7 @@ class Engine:
         self.stop = stop or threading.Event()
         self.logins = logins or {}
         self.prompt = prompt
+        self.goodbye = goodbye
         self.progress = progress
         self.rng = random.Random(f"engine-{seed}")
         self.gateways = len(fleet) > PER_DEVICE_LIMIT if gateways is None else gateways
@@ -347,7 +349,7 @@ class Engine:
         live = {id(d.link) for d in self.devs.values()}
         for link in self.links:
             if id(link) in live:
-                link.close(at)
+                link.close(at, say_goodbye=self.goodbye)
             else:
                 with contextlib.suppress(Exception):  # a dropped link has no loop left
                     link.client.loop_stop()

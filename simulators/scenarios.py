@@ -293,6 +293,9 @@ def run_scenario(
         stop=stop,
         progress=progress,
         seed=seed,
+        # No "offline" goodbye at the end: a scenario's devices just stop, so the end of a
+        # run does not look like a city-wide outage to the alert engine.
+        goodbye=False,
     )
     truth.stats = engine.run()
     if truth_path is not None:
