@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -124,7 +125,7 @@ def test_a_changed_reporting_interval_takes_effect(city):
     after = len(readings[station.id])
     eventually(lambda: len(readings[station.id]) >= after + 3, timeout=45)
     stamps = [datetime.fromisoformat(r["ts"]) for r in readings[station.id][after:]]
-    gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(stamps)]
     assert gaps and all(g == pytest.approx(10, abs=0.01) for g in gaps), gaps
 
 
