@@ -35,9 +35,13 @@ from simulators.world import World
 
 log = logging.getLogger(__name__)
 
-# Above this many devices, devices share gateway links (see simulators.links).
-PER_DEVICE_LIMIT = 2_000
+# Above this many devices, lighting devices share gateway links (see simulators.links); the
+# other kinds keep a connection each up to SENSOR_LINK_LIMIT of them (a paho network thread
+# per link: ~600 idle threads are fine on two cores, thousands are not).
+PER_DEVICE_LIMIT = 1_000
+SENSOR_LINK_LIMIT = 600
 GATEWAY_SIZE = 5_000
+LIGHTING = ("street_light", "lighting_cabinet")
 
 
 @dataclass
@@ -121,29 +125,32 @@ class Engine:
 
     # --- set-up -------------------------------------------------------------------------------
     def _build(self, fleet: list[SimDevice]) -> None:
+        """Per-device links for small fleets. For big ones, lighting devices ride on gateway
+        links (a district's cabinets and lights, as behind a LoRaWAN network server); the
+        other kinds keep their own connections while they are few enough."""
         will_ts = self.sim_start
+        lighting = [d for d in fleet if d.kind in LIGHTING]
+        others = [d for d in fleet if d.kind not in LIGHTING]
         if not self.gateways:
-            for dev in fleet:
-                link = self._link(dev, will_ts)
-                self.devs[dev.id] = _Dev(dev, _topic(dev, Channel.TELEMETRY), link)
+            own, shared = fleet, []
+        elif len(others) <= SENSOR_LINK_LIMIT:
+            own, shared = others, lighting
         else:
-            groups = [fleet[i : i + GATEWAY_SIZE] for i in range(0, len(fleet), GATEWAY_SIZE)]
-            for n, group in enumerate(groups):
-                head = next((d for d in group if d.kind == "lighting_cabinet"), group[0])
-                link = Link(
-                    self.s,
-                    client_id=f"sim-gw-{n:03d}",
-                    tenant=head.device.tenant_id,
-                    device_id=head.id,
-                    login=None,
-                    on_command=self._on_command,
-                    command_filter="ioc/v1/+/+/command",
-                    window=5000,
-                    will_ts=will_ts,
-                )
-                self.links.append(link)
-                for dev in group:
-                    self.devs[dev.id] = _Dev(dev, _topic(dev, Channel.TELEMETRY), link)
+            own, shared = [], lighting + others
+        for dev in own:
+            link = self._link(dev, will_ts)
+            self.devs[dev.id] = _Dev(dev, _topic(dev, Channel.TELEMETRY), link)
+        groups = [shared[i : i + GATEWAY_SIZE] for i in range(0, len(shared), GATEWAY_SIZE)]
+        for n, group in enumerate(groups):
+            head = next((d for d in group if d.kind == "lighting_cabinet"), group[0])
+            link = Link(
+                self.s, client_id=f"sim-gw-{n:03d}", tenant=head.device.tenant_id,
+                device_id=head.id, login=None, on_command=self._on_command,
+                command_filter="ioc/v1/+/+/command", window=5000, will_ts=will_ts,
+            )  # fmt: skip
+            self.links.append(link)
+            for dev in group:
+                self.devs[dev.id] = _Dev(dev, _topic(dev, Channel.TELEMETRY), link)
         for inc in self.incidents:
             for device_id in inc.device_ids:
                 self.devs[device_id].incidents.append(inc)
@@ -298,8 +305,8 @@ class Engine:
                     self._restore(d, key, inc.end)
 
     def _drop(self, d: _Dev, key: str, at: datetime) -> None:
-        if self.gateways:
-            log.warning("offline incidents need per-device links; %s keeps reporting", d.sim.id)
+        if d.link.device_id != d.sim.id:
+            log.warning("%s shares a gateway link: it goes silent, no last will fires", d.sim.id)
             self._dropped[key] = None
             return
         # Re-arm the last will with the incident's start time, then vanish.
