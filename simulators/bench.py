@@ -39,7 +39,7 @@ def bench_simulate(
     """Sustain a fleet at its real reporting rates and report achieved vs target msg/s."""
     from simulators.engine import Engine
     from simulators.registration import register_fleet
-    from simulators.scenarios import build_fleet, city_counts, load_scenario, prepare
+    from simulators.scenarios import load_scenario, prepare
 
     if as_json:
         logging.getLogger().setLevel(logging.WARNING)
@@ -53,12 +53,13 @@ def bench_simulate(
             )  # fmt: skip
         try:
             t = time.monotonic()
+            sc = load_scenario("standard")
+            register_fleet(settings, prepare(sc, seed=seed, devices=devices).fleet)
+            registered_s = time.monotonic() - t
             now = datetime.now(UTC).replace(microsecond=0)
             start = now - timedelta(seconds=seconds * (speed - 1))
-            prepared = prepare(load_scenario("standard"), seed=seed, start=start)
-            fleet = build_fleet(city_counts(devices), seed=seed)
-            register_fleet(settings, fleet)
-            registered_s = time.monotonic() - t
+            prepared = prepare(sc, seed=seed, start=start, devices=devices)
+            fleet = prepared.fleet
             engine = Engine(
                 settings, fleet, prepared.world, sim_start=start, speed=speed,
                 sim_end=start + timedelta(seconds=seconds * speed), progress=not as_json,

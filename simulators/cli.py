@@ -64,7 +64,7 @@ def simulate(
     from simulators.engine import Engine
     from simulators.registration import register_fleet
     from simulators.replay import replay as replay_csv
-    from simulators.scenarios import build_fleet, city_counts, load_scenario, prepare
+    from simulators.scenarios import load_scenario, prepare
 
     settings = settings_from_env()
     stop = stop_on_signals()
@@ -74,6 +74,11 @@ def simulate(
         _report(stats.as_json(), as_json)
         return
     sc = load_scenario(scenario)
+    # Register first (100,000 devices take a minute or two), then fix the clock, so the first
+    # readings are not stamped that long before they are sent.
+    fleet = prepare(sc, seed=seed, start=datetime.now(UTC), devices=devices).fleet
+    typer.echo(f"registering {len(fleet):,} devices…", err=True)
+    logins = register_fleet(settings, fleet)
     now = datetime.now(UTC).replace(microsecond=0)
     if seconds is not None:
         start = now - timedelta(seconds=seconds * (speed - 1))
@@ -82,24 +87,13 @@ def simulate(
         start, end = now, None
     else:
         start, end = now - timedelta(seconds=sc.duration_s), now
-    prepared = prepare(sc, seed=seed, start=start)
-    if devices is not None:
-        from simulators.scenarios import ScenarioError, apply_intervals, pick_for_fleet
-
-        prepared.fleet = build_fleet(city_counts(devices), seed=seed)
-        apply_intervals(prepared.fleet, sc.spec.fleet.intervals)
-        try:
-            pick_for_fleet(prepared)
-        except ScenarioError as exc:
-            raise IocError(f"{exc} (with --devices {devices})") from exc
+    prepared = prepare(sc, seed=seed, start=start, devices=devices)
     if end is not None:  # incidents the run will not reach are not in its truth
         prepared.incidents = [i for i in prepared.incidents if i.start < end]
         for inc in prepared.incidents:
             inc.end = min(inc.end, end)
     if truth is not None:
         prepared.truth().write(truth)
-    typer.echo(f"registering {len(prepared.fleet):,} devices…", err=True)
-    logins = register_fleet(settings, prepared.fleet)
     try:
         engine = Engine(
             settings,
@@ -222,3 +216,27 @@ def air_quality(
         fleet.run(stop, count=count)
     finally:
         fleet.close()
+
+
+@app.command("calibrate")
+@fail_cleanly
+def calibrate_cmd(
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of the real series (shared/data/real).")
+    ] = None,
+    seed: Annotated[int, typer.Option()] = 1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Compare simulated PM2.5, traffic and water level with the real series (shape figures)."""
+    from simulators.calibration import DEFAULT_DATA, calibrate
+
+    folder = data or DEFAULT_DATA
+    if not folder.is_dir():
+        raise IocError(f"{folder}: no such folder; pass --data shared/data/real")
+    result = calibrate(folder, seed)
+    if not as_json:
+        for series, figures in result.items():
+            typer.echo(series)
+            for key, value in figures.items():
+                typer.echo(f"  {key:>26}: {value}")
+    _emit_json(result)

@@ -41,7 +41,6 @@ __all__ = [
     "bundled_scenarios",
     "city_counts",
     "load_scenario",
-    "pick_for_fleet",
     "prepare",
     "run_scenario",
 ]
@@ -152,19 +151,25 @@ class Prepared:
 
 
 def prepare(
-    scenario: Scenario, *, seed: int, end: datetime | None = None, start: datetime | None = None
-) -> Prepared:
+    scenario: Scenario, *, seed: int, end: datetime | None = None,
+    start: datetime | None = None, devices: int | None = None,
+) -> Prepared:  # fmt: skip
     """Fix the fleet, the times and the incidents' devices; deterministic for (scenario, seed,
-    start). ``end`` defaults to now, so the run starts at ``end - duration`` (C3)."""
+    start). ``end`` defaults to now, so the run starts at ``end - duration`` (C3). ``devices``
+    replaces the scenario's fleet by a city-composed one of that size (``ioc simulate
+    --devices``); the incidents then pick their devices from it."""
     spec = scenario.spec
     if start is None:
         end = (end or datetime.now(UTC)).replace(microsecond=0)
         start = end - timedelta(seconds=spec.duration)
     else:
         end = start + timedelta(seconds=spec.duration)
-    counts = (
-        spec.fleet.counts if spec.fleet.counts is not None else city_counts(spec.fleet.devices or 0)
-    )
+    if devices is not None:
+        counts = city_counts(devices)
+    elif spec.fleet.counts is not None:
+        counts = spec.fleet.counts
+    else:
+        counts = city_counts(spec.fleet.devices or 0)
     try:
         fleet = build_fleet(counts, seed=seed)
     except ValueError as exc:
@@ -301,27 +306,3 @@ def run_scenario(
     if truth_path is not None:
         truth.write(truth_path)
     return truth
-
-
-def pick_for_fleet(prepared: Prepared) -> None:
-    """Re-pick the incidents' devices after the fleet was replaced (``--devices N``)."""
-    again = prepare(prepared.scenario, seed=prepared.seed, start=prepared.start)
-    rng = random.Random(f"incidents-{prepared.seed}")
-    used: set[str] = set()
-    for n, inc in enumerate(again.incidents):
-        if inc.type == "typhoon":
-            inc.device_ids = []
-            continue
-        where = f"{prepared.scenario.path}: incidents[{n}] ({inc.type})"
-        try:
-            inc.device_ids = pick_devices(inc.spec, prepared.fleet, used, rng, where)
-        except IncidentError as exc:
-            raise ScenarioError(str(exc)) from exc
-        if inc.type == "day_burning":
-            cabinets = set(inc.device_ids)
-            inc.device_ids += [d.id for d in prepared.fleet if d.cabinet in cabinets]
-        used.update(inc.device_ids)
-    for inc in again.incidents:
-        if inc.type == "typhoon":
-            _typhoon_truth(inc, prepared.fleet, prepared.world, prepared.end)
-    prepared.incidents = again.incidents

@@ -11,6 +11,13 @@ from simulators.sky import ICT, daylight
 from simulators.world import World, traffic_factor
 
 _TWO_HOURS = timedelta(hours=2)
+SLOW_SIGMA, SLOW_TAU_S = 0.45, 30 * 3600.0
+FAST_SIGMA, FAST_TAU_S = 0.2, 3 * 3600.0
+JITTER_SIGMA, JITTER_TAU_S = 0.15, 900.0  # plumes passing: what makes hour differ from hour
+HUMIDITY_GAIN = 0.006  # optical over-reading and hygroscopic growth above ~75 % RH
+_LOGNORMAL_BIAS = (
+    SLOW_SIGMA**2 + FAST_SIGMA**2 + JITTER_SIGMA**2
+) / 2  # keeps the mean at the city level
 
 
 class AirQualitySignal(Signal):
@@ -22,16 +29,19 @@ class AirQualitySignal(Signal):
         super().__init__(seed)
         self.urban = urban  # 0.7 rural ... 1.2 busy ward
         self.industrial = industrial
-        self.slow = OrnsteinUhlenbeck(self.rng, sigma=0.28, tau_s=10 * 3600)
-        self.fast = OrnsteinUhlenbeck(self.rng, sigma=0.07, tau_s=1200)
+        # Log-normal noise fitted to the Hanoi series' spread and persistence (calibration.py):
+        # a synoptic component (days) and an hours-long one.
+        self.slow = OrnsteinUhlenbeck(self.rng, sigma=SLOW_SIGMA, tau_s=SLOW_TAU_S)
+        self.fast = OrnsteinUhlenbeck(self.rng, sigma=FAST_SIGMA, tau_s=FAST_TAU_S)
+        self.jitter = OrnsteinUhlenbeck(self.rng, sigma=JITTER_SIGMA, tau_s=JITTER_TAU_S)
         self.coarse = self.rng.uniform(1.45, 1.75)
 
     def sample(self, at: datetime, world: World) -> dict[str, float]:
         dt = self._dt(at)
         wx = world.weather.conditions(at)
         traffic = traffic_factor(at)
-        noise = self.slow.step(dt) + self.fast.step(dt)
-        humidity = 1 + 0.012 * max(0.0, wx["humidity"] - 75)
+        noise = self.slow.step(dt) + self.fast.step(dt) + self.jitter.step(dt)
+        humidity = 1 + HUMIDITY_GAIN * max(0.0, wx["humidity"] - 75)
         washout = math.exp(-0.06 * wx["rain_rate"]) * math.exp(-0.02 * max(0, wx["wind_speed"] - 5))
         pm25 = (
             world.pm_level(at)
@@ -41,7 +51,7 @@ class AirQualitySignal(Signal):
             * humidity
             * world.inversion(at)
             * washout
-            * math.exp(noise - 0.04)
+            * math.exp(noise - _LOGNORMAL_BIAS)
         )
         pm10 = pm25 * self.coarse * (1 + 0.1 * (wx["wind_speed"] > 6))
         if world.air.pm25_cap is not None:

@@ -15,11 +15,11 @@ from simulators.world import World
 # K1 dominant, so one high and one low water a day and a spring range of 3-4 m twice a month
 # (tropic tides), nearly nothing at the equinoctial neaps.
 CONSTITUENTS = (
-    ("O1", 80.0, 13.9430356, 295.0),
-    ("K1", 72.0, 15.0410686, 40.0),
-    ("P1", 24.0, 14.9589314, 35.0),
-    ("Q1", 16.0, 13.3986609, 260.0),
-    ("M2", 12.0, 28.9841042, 110.0),
+    ("O1", 88.0, 13.9430356, 295.0),
+    ("K1", 80.0, 15.0410686, 40.0),
+    ("P1", 26.0, 14.9589314, 35.0),
+    ("Q1", 17.0, 13.3986609, 260.0),
+    ("M2", 13.0, 28.9841042, 110.0),
     ("S2", 5.0, 30.0, 150.0),
 )
 MAX_TIDE_CM = sum(c[1] for c in CONSTITUENTS)
@@ -48,7 +48,8 @@ class GaugeSite:
     def baseline_max_cm(self) -> float:
         """The highest level without a storm: spring high water plus the largest rain rise
         the baseline allows (see GaugeSignal) plus noise."""
-        return self.datum_offset_cm + self.tide_factor * MAX_TIDE_CM + 40.0 + 5.0
+        rain = 40.0 if self.river_gain_cm_per_mm > 0 else 0.0
+        return self.datum_offset_cm + self.tide_factor * MAX_TIDE_CM + rain + 5.0
 
     def levels(self) -> dict[str, float]:
         """Alert (báo động) and danger levels above anything the baseline reaches, so only a

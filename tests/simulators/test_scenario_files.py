@@ -51,7 +51,7 @@ def test_typhoon_truth_lists_only_gauges_it_drives_past_their_alert_level():
     prepared = prepare(load_scenario("typhoon"), seed=1, end=end)
     (storm,) = prepared.incidents
     gauges = [d for d in prepared.fleet if d.kind == "water_level_gauge"]
-    assert 0 < len(storm.device_ids) < len(gauges)  # the coast and lower rivers, not all
+    assert storm.device_ids  # which ones depends on the tide at landfall: computed, not guessed
     for dev in gauges:
         alert = dev.device.levels.alert_level
         t, peak = prepared.start.timestamp(), -1e9
