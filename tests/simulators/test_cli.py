@@ -9,6 +9,7 @@ import sys
 import threading
 import uuid
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -75,6 +76,6 @@ def test_replay_shifts_timestamps_to_now_at_n_times_speed(db_settings, tmp_path)
     assert 5 <= result["wall_s"] <= 15  # 6 h at 3600x is 6 s
     assert len(got) == 73
     stamps = [ts for ts, _ in got]
-    assert all((b - a).total_seconds() == 300 for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all((b - a).total_seconds() == 300 for a, b in pairwise(stamps))
     assert all(ts <= seen for ts, seen in got)  # never stamped in the future
     assert abs((got[-1][1] - stamps[-1]).total_seconds()) < 3  # the last one is "now"
