@@ -8,7 +8,9 @@ last ``level_s`` of readings) is compared with the profile at the middle of that
 z-score opens the alert at ``z_open`` on ``open_after`` evaluations in a row and clears below
 ``z_clear``. A departure that the neighbouring stations share (z of the same sign, at least
 half as large, on at least two of them) is the weather or the city, not the sensor, and is
-not raised. Until a device has ``daily_min`` days of history it is not judged.
+not raised; a station with fewer than two neighbours to compare with needs
+``isolated_factor`` times the z-score, since alone it cannot tell a storm from a sensor.
+Until a device has ``daily_min`` days of history it is not judged.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class ProfileParams:
     open_after: int = 2
     clear_after: int = 2
     radius_km: float = 25.0
+    isolated_factor: float = 2.0  # z needed without two neighbours to compare, x z_open
     series: Mapping[str, frozenset[str]] = field(default_factory=lambda: dict(ANOMALY_SERIES))
 
 
@@ -144,26 +147,35 @@ class ProfileAnomalyDetector:
             s.hour_sum += x
             s.hour_count += 1
 
-    def _shared(self, r: Reading, z: float, zs: dict[str, tuple[datetime, float]]) -> int:
-        """How many neighbours depart the same way at the same time."""
+    def _shared(
+        self, r: Reading, z: float, zs: dict[str, tuple[datetime, float]]
+    ) -> tuple[int, int]:
+        """(neighbours judged at about the same time, how many of them depart the same way)."""
         origin = self.locations.get(r.device_id)
         if origin is None:
-            return 0
+            return 0, 0
         fresh = {}
         for device_id, (at, _) in zs.items():
             where = self.locations.get(device_id) if device_id != r.device_id else None
             if where is not None and abs((r.time - at).total_seconds()) <= self.p.level_s:
                 fresh[device_id] = where
         near = nearest(origin, fresh, radius_km=self.p.radius_km, limit=6, exclude=r.device_id)
-        return sum(1 for n in near if zs[n][1] * z > 0 and abs(zs[n][1]) >= abs(z) / 2)
+        same = sum(1 for n in near if zs[n][1] * z > 0 and abs(zs[n][1]) >= abs(z) / 2)
+        return len(near), same
 
     def _decide(
         self, r: Reading, s: _Series, z: float, residual: float, spread: float, which: str,
         zs: dict[str, tuple[datetime, float]],
     ) -> tuple[Finding, ...]:  # fmt: skip
         bad = abs(z) >= (self.p.z_clear if s.active else self.p.z_open)
-        if bad and not s.active and self._shared(r, z, zs) >= 2:
-            bad = False  # the neighbourhood moved too: weather or the city, not this sensor
+        isolated = False
+        if bad and not s.active:
+            near, same = self._shared(r, z, zs)
+            isolated = near < 2
+            if same >= 2:
+                bad = False  # the neighbourhood moved too: weather or the city, not this sensor
+            elif isolated and abs(z) < self.p.isolated_factor * self.p.z_open:
+                bad = False  # nobody to tell a storm from a sensor: stronger evidence needed
         s.streak = s.streak + 1 if bad != s.active else 0
         if s.streak < (self.p.clear_after if s.active else self.p.open_after):
             return ()
@@ -172,8 +184,10 @@ class ProfileAnomalyDetector:
             f"{r.metric} over the last {duration(self.p.level_s)} reads "
             f"{s.scale.describe(residual)} against its own {which} profile for this hour, whose "
             f"day-to-day spread is {s.scale.describe(spread).lstrip('+')}: z = {num(z)} "
-            f"(limit {num(self.p.z_open)}), and its neighbours do not share the departure"
-        )
+            f"(limit {num(self.p.z_open)}), "
+            + ("and it has no neighbours to compare with (limit doubled)" if isolated
+               else "and its neighbours do not share the departure")
+        )  # fmt: skip
         return (Finding(
             kind=KIND, device_id=r.device_id, key=r.metric, active=bad, severity="warning",
             time=r.time,

@@ -34,14 +34,28 @@ class Profile:
         local = at.astimezone(ICT)
         return local.hour, local.weekday() * 24 + local.hour
 
-    def expected(self, at: datetime) -> tuple[float, str] | None:
-        """The usual value at ``at`` and which profile said so, or None while unlearnt."""
+    def _slot(self, at: datetime) -> tuple[float, str] | None:
         hour, week_hour = self.slots(at)
         if len(self.weekly[week_hour]) >= self.weekly_min:
             return median(self.weekly[week_hour]), "weekly"
         if len(self.daily[hour]) >= self.daily_min:
             return median(self.daily[hour]), "daily"
         return None
+
+    def expected(self, at: datetime) -> tuple[float, str] | None:
+        """The usual value at ``at`` and which profile said so, or None while unlearnt.
+
+        Interpolated between the two nearest hourly slots (each stands for its half hour):
+        at dawn ozone rises several-fold within two hours, and a step profile would call
+        the ramp itself an anomaly.
+        """
+        centre = at - timedelta(minutes=30)
+        before = centre.replace(minute=0, second=0, microsecond=0)
+        frac = (centre - before).total_seconds() / 3600
+        a, b = self._slot(before), self._slot(before + timedelta(hours=1))
+        if a is None or b is None:
+            return a or b
+        return (1 - frac) * a[0] + frac * b[0], a[1] if a[1] == b[1] else "daily"
 
     def spread(self, floor: float) -> float | None:
         if len(self.residuals) < 24:
@@ -51,7 +65,7 @@ class Profile:
 
     def learn(self, hour_start: datetime, mean: float) -> None:
         """One more hourly mean: its residual first (against what was known), then the slots."""
-        known = self.expected(hour_start)
+        known = self._slot(hour_start)
         if known is not None:
             self.residuals.append(mean - known[0])
         hour, week_hour = self.slots(hour_start)

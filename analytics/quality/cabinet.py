@@ -15,7 +15,7 @@ from psycopg import Connection
 
 from analytics.alerts import Finding
 from analytics.quality.directory import Locations
-from analytics.quality.lighting import CABINET, LightingParams, SnapshotDetector
+from analytics.quality.lighting import CABINET, LightingParams, SnapshotDetector, should_be_on
 from analytics.quality.snapshots import Snapshot
 from analytics.quality.wording import num
 from ioc_core.settings import Settings
@@ -53,8 +53,8 @@ class CableTheftDetector(SnapshotDetector):
         if power is None:
             return None
         _, into_night = self.phase(snap)
-        commanded_on = state is not None and state >= 0.5
-        if not commanded_on and into_night < self.p.dark_margin_s:
+        on, why_on = should_be_on(snap, into_night, self.p.dark_margin_s)
+        if not on:
             return False, "circuits off"
         share = (dim / 100.0) if dim is not None and dim > 0 else 1.0
         base = self._baselines.setdefault(snap.device_id, _Baseline())
@@ -64,7 +64,6 @@ class CableTheftDetector(SnapshotDetector):
             limit = max(self.c.collapse_fraction * expected, self.p.cabinet_min_power_kw)
         else:
             limit = self.p.cabinet_min_power_kw
-        why_on = "contactors on" if commanded_on else "well into the night"
         if power < limit:
             if expected is not None:
                 return True, (
@@ -75,7 +74,7 @@ class CableTheftDetector(SnapshotDetector):
                 )
             return True, (f"{why_on} but the circuits draw {num(power)} kW (below "
                           f"{num(limit)} kW): a cut or stolen cable")  # fmt: skip
-        if commanded_on and "power" in snap.fresh:
+        if state is not None and "power" in snap.fresh:
             full = power / share
             if base.samples == 0:
                 base.full_kw = full

@@ -43,7 +43,9 @@ class SnapshotDetector:
 
     kinds: frozenset[str] = frozenset()
 
-    def __init__(self, params: LightingParams | None, locations: Locations | None) -> None:
+    def __init__(
+        self, params: LightingParams | None = None, locations: Locations | None = None
+    ) -> None:
         self.p = params or LightingParams()
         self.locations = locations or Locations()
         self._buffer = SnapshotBuffer(self.kinds)
@@ -82,10 +84,23 @@ class SnapshotDetector:
 
 
 def _lit(snap: Snapshot, *, power_floor: float) -> bool | None:
+    """The controller's own ``state`` when it reports one; otherwise the power it draws (a
+    big cabinet's control gear alone can draw 0.1 kW, so power is only the fallback)."""
     state, power = snap.get("state"), snap.get("power")
-    if state is None and power is None:
-        return None
-    return (state is not None and state >= 0.5) or (power is not None and power > power_floor)
+    if state is not None:
+        return state >= 0.5
+    if power is not None:
+        return power > power_floor
+    return None
+
+
+def should_be_on(snap: Snapshot, into_night_s: float, margin_s: float) -> tuple[bool, str]:
+    """Per its reported state; per the sun only when it reports none. A light an operator
+    switched off at night says ``state`` 0 and is not a failure."""
+    state = snap.get("state")
+    if state is not None:
+        return state >= 0.5, "its state is on"
+    return into_night_s >= margin_s, "it is well into the night at its coordinates"
 
 
 class LampFailureDetector(SnapshotDetector):
@@ -98,23 +113,17 @@ class LampFailureDetector(SnapshotDetector):
         fault = snap.get("fault_code")
         if fault is not None and fault > 0:
             return True, f"fault code {num(fault)} reported (0 is healthy)"
-        state, power, dim = snap.get("state"), snap.get("power"), snap.get("dim_level")
+        power, dim = snap.get("power"), snap.get("dim_level")
         if power is None:
             return None
         _, into_night = self.phase(snap)
-        commanded_on = state is not None and state >= 0.5
-        scheduled_on = into_night >= self.p.dark_margin_s
+        on, why_on = should_be_on(snap, into_night, self.p.dark_margin_s)
         if dim is not None and dim < self.p.min_dim_pct:
             return False, f"dimmed to {num(dim)} %"
-        if power < self.p.min_power_w and (commanded_on or scheduled_on):
-            if commanded_on:
-                return True, (
-                    f"state is on but it draws {num(power)} W "
-                    f"(below {num(self.p.min_power_w)} W): lamp or driver failed"
-                )
+        if on and power < self.p.min_power_w:
             return True, (
-                f"it is {duration(into_night)} into the night at its coordinates and "
-                f"the light is off, drawing {num(power)} W: failed to switch on"
+                f"{why_on} but it draws {num(power)} W (below {num(self.p.min_power_w)} W): "
+                f"lamp or driver failed"
             )
         return False, f"draws {num(power)} W"
 

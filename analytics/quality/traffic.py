@@ -32,6 +32,7 @@ class CongestionParams:
     min_occupancy_pct: float = 20.0
     occupancy_pct: float = 60.0
     queue_m: float = 250.0
+    critical_occupancy_pct: float = 85.0  # or speed under half of speed_kmh: critical
     window: int = 10  # instants (minutes at the profile's 60 s)
     open_share: float = 0.8
     clear_share: float = 0.3
@@ -100,7 +101,9 @@ class CongestionDetector:
         )  # fmt: skip
         congested = sum(cam.recent)
         if active:
-            severe = speed is not None and speed < self.p.speed_kmh / 3
+            severe = (speed is not None and speed < self.p.speed_kmh / 2) or (
+                occ is not None and occ >= self.p.critical_occupancy_pct
+            )
             reason = (
                 f"{congested} of the last {len(cam.recent)} minutes congested (speed under "
                 f"{num(self.p.speed_kmh)} km/h with occupancy ≥ "

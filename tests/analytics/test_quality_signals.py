@@ -9,6 +9,7 @@ on all of them; each test then injects one fault.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Iterator
@@ -50,14 +51,24 @@ def daylight(at: datetime) -> float:
     return math.sin(math.pi * (at - rise) / (set_ - rise))
 
 
+def synoptic(at: datetime) -> float:
+    """Day-to-day weather (-1..1): what makes one Tuesday warmer than the last."""
+    days = (at - START).total_seconds() / 86_400
+    return (0.5 * math.sin(2 * math.pi * days / 2.3) + 0.3 * math.sin(2 * math.pi * days / 3.7 + 1)
+            + 0.2 * math.sin(2 * math.pi * days / 5.1 + 2))  # fmt: skip
+
+
 def weather(at: datetime) -> dict[str, float]:
     """City-wide weather with a cold front on the second afternoon (a shared departure)."""
     front = 1 / (1 + math.exp(-((at - START).total_seconds() / 3600 - 38) * 1.5))
-    sun = daylight(at)
+    sun, syn = daylight(at), synoptic(at)
     return {
-        "temperature": 19 + 6 * sun - 5 * front,
-        "humidity": min(100.0, 78 - 18 * sun + 20 * front),
-        "pressure": 1018 + 1.2 * math.cos(2 * math.pi * (local_hour(at) - 10) / 12) + 3 * front,
+        "temperature": 19 + 6 * sun + 2 * syn - 5 * front,
+        "humidity": min(100.0, 78 - 18 * sun - 6 * syn + 20 * front),
+        "pressure": 1018
+        + 1.2 * math.cos(2 * math.pi * (local_hour(at) - 10) / 12)
+        - 3 * syn
+        + 3 * front,
     }
 
 
@@ -131,5 +142,5 @@ def test_clean_station_signal_is_realistic() -> None:
     o3_night = [v["o3"] for at, v in samples if 1 <= local_hour(at) < 4]
     assert max(pm) > 2 * min(pm)
     assert min(o3_noon) > 3 * max(o3_night)
-    repeats = sum(1 for a, b in zip(pm, pm[1:], strict=False) if a == b)
+    repeats = sum(1 for a, b in itertools.pairwise(pm) if a == b)
     assert repeats < len(pm) * 0.2
