@@ -1,8 +1,9 @@
 """One camera's analysis: frame in, crossings, zone readings and health changes out.
 
 Stages (each timed, reported as ms/frame in node health and ``ioc bench edge``):
-``resize`` -> ``stabilise`` (camera shake undone) -> ``subtract`` (background model, shadows dropped, ROI mask) -> ``morphology`` ->
-``blobs`` -> ``track`` -> ``count`` (lines, class sizes, speed) -> ``zones`` -> ``health``.
+``resize`` -> ``stabilise`` (camera shake undone) -> ``subtract`` (background model, shadows
+dropped, ROI mask) -> ``morphology`` -> ``blobs`` -> ``track`` -> ``count`` (lines, class
+sizes, speed) -> ``zones`` -> ``health``.
 The geometry is built when the first frame reveals the source size. Nothing of the frame
 leaves this object: its outputs are numbers.
 """
