@@ -4,8 +4,11 @@ A pole-mounted camera sways in wind and trembles under trucks; a background mode
 every edge of the scene move and floods the mask. The shift between the frame and a reference
 is found by phase correlation on a small grey image (sub-pixel, a fraction of a millisecond,
 dominated by the static scene rather than by the traffic) and undone with one affine warp.
-The reference is the view the camera settles on; it follows slow drift so a camera that was
-deliberately re-aimed is not "corrected" for ever (that is the health check's scene change).
+It needs static texture (facades, kerbs, markings) to lock onto: on a featureless picture the
+moving vehicles dominate the correlation, so it can be turned off per camera
+(``processing.stabilise``). The reference is the view the camera settles on; it follows slow
+drift so a camera that was deliberately re-aimed is not "corrected" for ever (that is the
+health check's scene change).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ _MIN_SHIFT_PX = 0.35
 # Correlation peaks below this are not trusted (a blackout, a frame full of rain).
 _MIN_RESPONSE = 0.08
 # Shifts beyond this share of the width are not shake but a moved camera: left to health.
-_MAX_SHIFT = 0.08
+_MAX_SHIFT = 0.04
 # Reference update: new = (1 - a) * old + a * frame, only while the view is steady.
 _REF_ALPHA = 0.02
 
@@ -55,5 +58,5 @@ class Stabiliser:
         if max(abs(dx), abs(dy)) < _MIN_SHIFT_PX:
             cv2.accumulateWeighted(g, self.reference, _REF_ALPHA)
             return frame
-        matrix = np.float32([[1, 0, -dx], [0, 1, -dy]])
+        matrix = np.array([[1.0, 0.0, -dx], [0.0, 1.0, -dy]], dtype=np.float32)
         return cv2.warpAffine(frame, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
