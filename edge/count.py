@@ -226,8 +226,10 @@ class Counter:
         speed = p.speed_kmh
         if speed is None:
             speed = track_speed_kmh(p.track, self.homography)
+        came_back = p.track.sides.get(p.line) != (1 if p.direction == "in" else -1)
         if (
-            (len(sizes) < _MIN_SAMPLES and p.track.hits < _MIN_HITS_CUT)
+            came_back  # the box edge jumped across and back (blobs merging and parting)
+            or (len(sizes) < _MIN_SAMPLES and p.track.hits < _MIN_HITS_CUT)
             or self._ground_travel(p.track) < _MIN_TRAVEL_M
             or width < self.cfg.min_width_m
             or length < self.cfg.min_length_m
