@@ -341,4 +341,6 @@ class Renderer:
         out = np.ascontiguousarray(frame[pad + dy : pad + dy + h, pad + dx : pad + dx + w])
         if segment.noise > 0:
             fx.add_noise(out, "high" if look.level < 0.4 else "low")
+        if segment.compression:
+            out = fx.starve(out)
         return out
