@@ -355,8 +355,10 @@ def test_the_frames_show_the_conditions_the_truth_lists():
 
     def corner_motion(seg) -> float:
         a, b = round(seg.from_s * spec.fps) + 2, round(seg.to_s * spec.fps) - 2
-        return float(np.mean([
-            cv2.absdiff(frames[f][corner], frames[f + 1][corner]).mean() for f in range(a, b)
-        ]))
+        return float(
+            np.mean(
+                [cv2.absdiff(frames[f][corner], frames[f + 1][corner]).mean() for f in range(a, b)]
+            )
+        )
 
     assert corner_motion(shaken) > 2 * corner_motion(calm)
