@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 # Up to this many messages judged per commit: bounds a batch's latency under load while one
 # transaction still covers many findings when a front of pollution crosses the city.
-_BATCH = 2_000
+_BATCH = 500
 _POLL_S = 0.002
 # Pause the network thread above this many waiting messages: the broker's in-flight window
 # then fills and it stops sending (backpressure, as ingest does).
