@@ -95,6 +95,13 @@ class AlertEngine:
                  "means warmed", sum(1 for _ in self.thresholds.rules()),
                  sorted(self.detectors), restored, warmed)  # fmt: skip
 
+    def use_connection(self, conn: Connection) -> None:
+        """After a database outage: the new connection for everything the engine reads."""
+        old, self.conn = self.conn, conn
+        self.directory.use_connection(conn)
+        self.cache = RegistryCache(conn)
+        old.close()
+
     def reload_rules(self) -> None:
         self.thresholds.set_rules(list_rules(self.conn, enabled=True))
 
