@@ -49,17 +49,17 @@ def test_buckets_re_aggregate_the_rollups(api, conn):
     headers = api_key_headers(conn)
     since = (api.end - timedelta(minutes=59)).isoformat()
     until = (api.end + timedelta(minutes=1)).isoformat()
-    minutes = api.get("/telemetry/buckets", params={"device_id": ALPHA_DEVICE, "metric": "pm25",
-                      "bucket": "1m", "since": since, "until": until}, headers=headers).json()  # fmt: skip
+    span = {"device_id": ALPHA_DEVICE, "metric": "pm25", "since": since, "until": until}
+    minutes = api.get("/telemetry/buckets", params={**span, "bucket": "1m"}, headers=headers)
+    minutes = minutes.json()
     assert len(minutes["items"]) == 60
     assert all(b["count"] == 1 for b in minutes["items"])
-    fives = api.get("/telemetry/buckets", params={"device_id": ALPHA_DEVICE, "metric": "pm25",
-                    "bucket": "5m", "since": since, "until": until}, headers=headers).json()  # fmt: skip
+    fives = api.get("/telemetry/buckets", params={**span, "bucket": "5m"}, headers=headers).json()
     assert sum(b["count"] for b in fives["items"]) == 60
     total = sum(b["mean"] * b["count"] for b in fives["items"])
     assert total == pytest.approx(sum(b["mean"] for b in minutes["items"]))
-    too_long = api.get("/telemetry/buckets", params={"device_id": ALPHA_DEVICE, "bucket": "1m",
-                       "since": "2020-01-01T00:00:00Z", "until": until}, headers=headers)  # fmt: skip
+    year = {**span, "bucket": "1m", "since": "2020-01-01T00:00:00Z"}
+    too_long = api.get("/telemetry/buckets", params=year, headers=headers)
     assert too_long.status_code == 422
 
 
