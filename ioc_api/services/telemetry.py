@@ -170,14 +170,19 @@ def device_buckets(
 ) -> BucketSeries:  # fmt: skip
     """A device's series in buckets of [since, until), oldest first, from the rollups."""
     table, _ = _SOURCE[bucket]
-    query = sql.SQL(
-        """SELECT {b} AS b, min(r.min), max(r.max), sum(r.sum) / sum(r.count), sum(r.count),
-                  last(r.last, r.last_time)
+    if bucket in ("1m", "1h"):  # the rollup's own buckets: read, nothing to re-aggregate
+        template = """SELECT r.bucket, r.min, r.max, r.mean, r.count, r.last FROM {table} r
+           WHERE r.device_key = %(key)s AND r.metric_id = %(metric)s
+             AND r.bucket >= %(since)s AND r.bucket < %(until)s
+           ORDER BY r.bucket LIMIT %(limit)s"""
+    else:
+        template = """SELECT {b} AS b, min(r.min), max(r.max), sum(r.sum) / sum(r.count),
+                  sum(r.count), last(r.last, r.last_time)
            FROM {table} r
            WHERE r.device_key = %(key)s AND r.metric_id = %(metric)s
              AND r.bucket >= %(since)s AND r.bucket < %(until)s
            GROUP BY b ORDER BY b LIMIT %(limit)s"""
-    ).format(b=_bucket_expr(bucket), table=sql.Identifier(table))
+    query = sql.SQL(template).format(b=_bucket_expr(bucket), table=sql.Identifier(table))
     rows = fetch_all(conn, query.as_string(conn), {
         "key": ref.device_key, "metric": ref.metric_id, "since": since, "until": until,
         "limit": MAX_BUCKETS,
