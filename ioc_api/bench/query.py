@@ -44,11 +44,15 @@ def _time(fn: Callable[[], Any], iterations: int) -> dict[str, float | int]:
 
 def measure(conn: Connection, *, iterations: int, seed: int = 7) -> dict[str, Any]:
     rng = random.Random(seed)
-    series = [SeriesRef(device_key=k, metric_id=m, unit=u) for k, m, u in fetch_all(
-        conn, """SELECT d.key, m.id, m.unit FROM devices d JOIN metrics m ON m.kind = d.kind
-                 JOIN telemetry_latest l ON l.device_key = d.key AND l.metric_id = m.id""")]  # fmt: skip
+    rows = fetch_all(
+        conn,
+        """SELECT d.key, m.id, m.unit FROM devices d JOIN metrics m ON m.kind = d.kind
+           JOIN telemetry_latest l ON l.device_key = d.key AND l.metric_id = m.id""",
+    )
+    series = [SeriesRef(device_key=k, metric_id=m, unit=u) for k, m, u in rows]
     communes = [r[0] for r in fetch_all(
-        conn, "SELECT DISTINCT commune_code FROM devices WHERE kind = 'air_quality_station'")]  # fmt: skip
+        conn, "SELECT DISTINCT commune_code FROM devices WHERE kind = 'air_quality_station'"
+    )]  # fmt: skip
     newest = fetch_all(conn, "SELECT max(time) FROM telemetry_latest")[0][0]
 
     def latest() -> Any:

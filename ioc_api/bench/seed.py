@@ -28,7 +28,8 @@ from ioc_core.db import fetch_all
 # (kind, share of devices, metrics, typical level, daily swing)
 FLEET: Final = (
     ("air_quality_station", 0.5, ("pm25", "pm10", "no2"), 35.0, 15.0),
-    ("traffic_camera", 0.3, ("count_car_in", "count_motorbike_in", "count_bus_truck_in"), 20.0, 18.0),
+    ("traffic_camera", 0.3, ("count_car_in", "count_motorbike_in", "count_bus_truck_in"),
+     20.0, 18.0),
     ("weather_station", 0.2, ("temperature", "humidity", "rain"), 27.0, 5.0),
 )  # fmt: skip
 TENANTS: Final = ("sonnmt", "sxd", "kcn")
