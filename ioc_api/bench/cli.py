@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 from ioc_api.bench.query import measure
 from ioc_api.bench.seed import seed
 from ioc_core.cli.common import fail_cleanly, settings_from_env
+from ioc_core.db import fetch_one
 from ioc_core.errors import IocError
 from ioc_core.plugins import migrate_and_sync
 from ioc_core.settings import Settings
@@ -85,14 +86,15 @@ def bench_query(
             started = time.perf_counter()
             report = seed(conn, devices=devices, days=days, progress=say)
             seed_s = time.perf_counter() - started
+        # Dict rows, as the API's pool hands out.
         with psycopg.connect(settings.postgres_dsn, autocommit=True,
-                             row_factory=dict_row) as conn:  # fmt: skip
-            queries = measure(conn, iterations=iterations)
-            size = conn.execute("SELECT pg_database_size(current_database()) AS b").fetchone()
+                             row_factory=dict_row) as api_conn:  # fmt: skip
+            queries = measure(api_conn, iterations=iterations)
+            size = fetch_one(api_conn, "SELECT pg_database_size(current_database())")
         result = {
             "rows": report.rows, "rows_1m": report.rows_1m, "rows_1h": report.rows_1h,
             "devices": report.devices, "series": report.series, "days": days,
-            "seed_s": round(seed_s, 1), "database_gb": round(size["b"] / 1e9, 2) if size else None,
+            "seed_s": round(seed_s, 1), "database_gb": round(size[0] / 1e9, 2) if size else None,
             "iterations": iterations, **queries,
             "p95_goal_met": all(q["p95_ms"] < 50 for q in queries.values()),
         }  # fmt: skip
