@@ -18,7 +18,6 @@ from typing import Any
 import psycopg
 import typer
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from ioc_api.bench.query import measure
 from ioc_api.bench.seed import seed
@@ -86,9 +85,7 @@ def bench_query(
             started = time.perf_counter()
             report = seed(conn, devices=devices, days=days, progress=say)
             seed_s = time.perf_counter() - started
-        # Dict rows, as the API's pool hands out.
-        with psycopg.connect(settings.postgres_dsn, autocommit=True,
-                             row_factory=dict_row) as api_conn:  # fmt: skip
+        with psycopg.connect(settings.postgres_dsn, autocommit=True) as api_conn:
             queries = measure(api_conn, iterations=iterations)
             size = fetch_one(api_conn, "SELECT pg_database_size(current_database())")
         result = {
