@@ -71,6 +71,17 @@ def seed(conn: psycopg.Connection, settings: Settings, *, minutes: int = 180) ->
                    'unknown_metric', 'in /json/SECRETbravoKEY/cam-bravo-1/attrs: no metric x',
                    '{"x": 1}')"""
     )
+    conn.execute(
+        """INSERT INTO threshold_rules (name, metric, kind, scope_type, scope_value, comparison,
+                                        levels, "window")
+           VALUES ('bravo car rule', 'count_car_in', 'traffic_camera', 'tenant', 'bravo',
+                   'above', '{"warning": 100}', 'instant')"""
+    )
+    conn.execute(
+        """INSERT INTO commands (device_id, name, expires_at)
+           VALUES (%s, 'reboot', now() + interval '1 hour')""",
+        (BRAVO_DEVICE,),
+    )
     for device, tenant in ((ALPHA_DEVICE, "alpha"), (BRAVO_DEVICE, "bravo")):
         conn.execute(
             """INSERT INTO alerts (kind, severity, device_id, tenant_id, title, source)
