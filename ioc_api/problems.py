@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.errors import DataError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from devices.errors import (
@@ -68,6 +70,27 @@ def install_problem_handlers(app: FastAPI) -> None:
             "the error was logged; nothing was changed "
             "unless the response of a retried request says otherwise",
         )
+
+    @app.exception_handler(DataError)
+    async def _bad_data(request: Request, exc: DataError) -> JSONResponse:
+        # SQLSTATE class 22: a value the database cannot take (a NUL byte in text, a date out
+        # of range) came from the request; the client's to fix, not a server fault.
+        return problem(
+            422,
+            "Invalid request",
+            f"a parameter value is not acceptable: {exc.diag.message_primary or exc}",
+        )
+
+    @app.exception_handler(ValidationError)
+    async def _model_invalid(request: Request, exc: ValidationError) -> JSONResponse:
+        # A service rebuilt a model from the request (a patch merged into a device) and the
+        # result is invalid: the request's fault, reported with the same field paths.
+        errors = [
+            {"path": ".".join(["body", *(str(p) for p in err["loc"])]), "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
+        return problem(422, "Invalid request", detail, errors=errors)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
