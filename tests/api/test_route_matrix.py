@@ -3,8 +3,8 @@
 Routes are enumerated from the app's OpenAPI document, so a router added later (alerts,
 forecasts, the wall's) is covered without touching this file. Path and required query
 parameters are filled with the *other* tenant's resources (bravo's), and every principal bound
-to tenant alpha must then either be refused or answer without a trace of bravo. Anonymous callers get 401 except on
-the public routes; read-only roles never change anything.
+to tenant alpha must then either be refused or answer without a trace of bravo. Anonymous
+callers get 401 except on the public routes; read-only roles never change anything.
 """
 
 from __future__ import annotations
