@@ -16,6 +16,7 @@ from typing import Annotated
 import psycopg
 import typer
 
+from analytics.alerts.cli import app as alerts_app
 from analytics.aqi_store import refresh_aqi
 from analytics.retention import RetentionReport, apply_retention
 from analytics.rollups import RefreshResult, refresh_until_caught_up
@@ -26,6 +27,9 @@ from ioc_core.settings import Settings
 
 log = logging.getLogger(__name__)
 app = typer.Typer(no_args_is_help=True, help="Telemetry rollups (1m, 1h) and retention.")
+# --- alerts ---
+app.add_typer(alerts_app, name="alerts")
+# --- end alerts ---
 
 
 def _connect(settings: Settings) -> psycopg.Connection:

@@ -21,6 +21,7 @@ from ioc_api.live.hub import LiveHub
 from ioc_api.observability import ApiMetrics, MetricsMiddleware
 from ioc_api.problems import ERROR_RESPONSES, install_problem_handlers
 from ioc_api.ratelimit import Limit, RateLimitMiddleware
+from ioc_api.routes import alerts as alert_routes
 from ioc_api.routes import (
     aqi,
     auth,
@@ -109,4 +110,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(ngsi.router)
     app.include_router(open_data.router)
+    app.include_router(alert_routes.router)
     return app

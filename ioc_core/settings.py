@@ -275,3 +275,30 @@ class Settings(BaseSettings):
         300, ge=0, description="Cache-Control max-age of the open-data exports"
     )
     # --- end api ---
+
+    # --- alerts ---------------------------------------------------------------------------
+    # The alert engine, `ioc analytics alerts run` (docs/alerts.md).
+    alerts_client_id: str = Field("ioc-alerts", description="MQTT client id of the engine")
+    alerts_shared_group: str | None = Field(
+        "ioc-alerts", description="Shared-subscription group for readings; null: plain"
+    )
+    alerts_rules_reload_s: float = Field(15.0, gt=0, description="Re-read threshold rules")
+    alerts_tick_s: float = Field(1.0, gt=0, description="Watermark ticks and escalation pass")
+    alerts_escalate_after_s: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 900.0, "warning": 3600.0, "advisory": 14400.0},
+        description="Severity -> seconds unacknowledged before each escalation step",
+    )
+    alerts_escalation_max_level: int = Field(3, ge=0, description="Escalation steps at most")
+    alerts_notify_mqtt: bool = Field(True, description="Publish on ioc/v1/_alerts/...")
+    alerts_webhook_urls: list[str] = Field(
+        default_factory=list, description="Webhook URLs (JSON list in IOC_ALERTS_WEBHOOK_URLS)"
+    )
+    alerts_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key of X-IOC-Signature; required with webhook URLs"
+    )
+    alerts_webhook_timeout_s: float = Field(5.0, gt=0)
+    alerts_retry_first_s: float = Field(1.0, gt=0, description="First retry delay; doubles")
+    alerts_retry_max_s: float = Field(600.0, gt=0, description="Longest retry delay")
+    alerts_max_attempts: int = Field(12, ge=1, description="Then a delivery is marked failed")
+    alerts_outbox_poll_s: float = Field(1.0, gt=0, description="Outbox look-up when idle")
+    # --- end alerts -----------------------------------------------------------------------
