@@ -30,7 +30,7 @@ class DeadLetter(BaseModel):
     reason: str
     detail: str
     payload_text: str  # UTF-8 with undecodable bytes replaced
-    payload_base64: str  # the bytes exactly as stored
+    payload_base64: str  # the bytes as stored (but for a masked IoT Agent key)
     payload_truncated: bool
 
 
@@ -66,6 +66,13 @@ def _redact_text(text: str, secrets: list[str]) -> str:
     return text
 
 
+def _redact_bytes(data: bytes, secrets: list[str]) -> bytes:
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            data = data.replace(secret.encode(), REDACTED.encode())
+    return data
+
+
 def page_dead_letters(
     conn: Connection, *, tenant: str | None, device_id: str | None, reason: str | None,
     since: datetime | None, before_id: int | None, limit: int,
@@ -90,7 +97,7 @@ def page_dead_letters(
     items = []
     for row in rows[:limit]:
         topic, secrets = redact_topic(row[2])
-        payload = bytes(row[7])
+        payload = _redact_bytes(bytes(row[7]), secrets)
         items.append(DeadLetter(
             id=row[0], received_at=row[1], topic=topic, tenant_id=row[3], device_id=row[4],
             reason=row[5], detail=_redact_text(row[6], secrets),
