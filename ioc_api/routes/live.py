@@ -31,7 +31,7 @@ def _csv(values: list[str] | None) -> frozenset[str]:
 @router.get(
     "/live",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}},
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
                      "description": "`event: alert` / `event: latest`, `data:` one JSON object"}},
 )  # fmt: skip
 async def live(

@@ -22,7 +22,12 @@ Scraper = Annotated[Principal, Depends(require_roles(Role.OPERATOR, action="read
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text format",
+        }
+    },
 )
 def metrics(request: Request, principal: Scraper) -> Response:
     registry = request.app.state.ioc.metrics.registry
