@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 
 from psycopg import Connection, OperationalError
 
-from ioc_api.services.latest import SWEEP_MARGIN, LatestChange, sweep_latest
+from ioc_api.services.latest import LatestChange, sweep_latest
 from ioc_core.db import connect_db, fetch_all
 from ioc_core.settings import Settings
 
@@ -118,14 +118,13 @@ class LiveHub:
 
     def _serve(self, conn: Connection) -> None:
         conn.execute("LISTEN ioc_alerts")
-        since = datetime.now(UTC) - SWEEP_MARGIN
+        since = datetime.now(UTC)  # used only while another process holds the sweep
         while not self._stop.is_set():
             payloads = [n.payload for n in conn.notifies(timeout=TICK_S)]
             events = _alert_events(conn, payloads)
             changes = sweep_latest(conn, since=since)
             if changes:
-                newest = min(max(c.time for c in changes), datetime.now(UTC))
-                since = max(since, newest - SWEEP_MARGIN)
+                since = max(since, min(max(c.time for c in changes), datetime.now(UTC)))
             events += [_latest_event(c) for c in changes]
             if events:
                 self._publish(events)

@@ -1,18 +1,19 @@
 """Keeping ``telemetry_latest`` (newest reading per device and metric) up to date.
 
 Why a sweep and not ingest: the ingest writer's hot path is one binary COPY per batch, and an
-upsert of every batch's series would cost it a second round trip and row locks on a shared
-table. Instead, once a second, the newest reading of each series written in the last seconds is
-folded into ``telemetry_latest`` in one statement, read from the tail of today's chunk (the
-BRIN index on time finds it). The price: the table lags ingest by up to a second, and a
-device's replay of readings older than :data:`SWEEP_MARGIN` behind the newest reading is not
-reflected until that device reports again (its replayed readings are older than its next live
-one anyway). The rows the sweep changed are returned, so the live stream sends them on.
+upsert of every batch's series would cost it a second statement and row locks on a shared
+table. Ingest already records, per batch, each device's newest reading time in
+``devices.last_seen``. Once a second the sweep picks the devices whose ``last_seen`` moved past
+what it last synced (``telemetry_latest_sync``), reads each of their series' newest reading
+through the identity index (one probe per series), and upserts them. The work is proportional
+to the devices that reported since the last sweep, not to the ingest rate, and a device whose
+readings arrive late (store and forward, a slow link) is caught like any other: its
+``last_seen`` moves when they land. The table lags ingest by about a second.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
 from psycopg import Connection
@@ -20,10 +21,7 @@ from pydantic import BaseModel
 
 from ioc_core.db import fetch_all, fetch_one
 
-# How far behind the previous sweep's newest reading each sweep looks again: a batch that
-# committed late (ingest flushes every 0.25 s, a slow one within seconds) is still seen.
-SWEEP_MARGIN: Final = timedelta(seconds=30)
-# Held (transaction-scoped) by the one process sweeping; others skip and read the table.
+# Held (transaction-scoped) by the one process sweeping; others skip and read what moved.
 LOCK_KEY: Final = 0x10C_0014
 
 
@@ -39,11 +37,23 @@ class LatestChange(BaseModel):
 
 
 _SWEEP = """
-WITH fresh AS (
-    SELECT DISTINCT ON (device_key, metric_id) device_key, metric_id, time, value
-    FROM telemetry
-    WHERE time > %(since)s AND time <= now() + interval '5 minutes'
-    ORDER BY device_key, metric_id, time DESC
+WITH moved AS (
+    SELECT d.key, d.kind, d.last_seen FROM devices d
+    LEFT JOIN telemetry_latest_sync s ON s.device_key = d.key
+    WHERE d.last_seen IS NOT NULL AND (s.last_seen IS NULL OR d.last_seen > s.last_seen)
+    ORDER BY d.key
+    LIMIT %(batch)s
+), fresh AS (
+    SELECT mv.key AS device_key, m.id AS metric_id, x.time, x.value
+    FROM moved mv JOIN metrics m ON m.kind = mv.kind
+    CROSS JOIN LATERAL (
+        SELECT t.time, t.value FROM telemetry t
+        WHERE t.device_key = mv.key AND t.metric_id = m.id
+        ORDER BY t.time DESC LIMIT 1) x
+), synced AS (
+    INSERT INTO telemetry_latest_sync AS s (device_key, last_seen)
+    SELECT key, last_seen FROM moved
+    ON CONFLICT (device_key) DO UPDATE SET last_seen = excluded.last_seen
 ), changed AS (
     INSERT INTO telemetry_latest AS l (device_key, metric_id, time, value)
     SELECT device_key, metric_id, time, value FROM fresh
@@ -61,6 +71,10 @@ FROM telemetry_latest l JOIN devices d ON d.key = l.device_key JOIN metrics m ON
 WHERE l.time > %(since)s
 """
 
+# Devices per sweep at most: after a long stop (or the first start on a full database) the
+# backlog is worked off a slice a second instead of in one long statement.
+SWEEP_BATCH: Final = 5_000
+
 
 def _changes(rows: list[tuple[object, ...]]) -> list[LatestChange]:
     keys = ("device_id", "kind", "tenant_id", "commune_code", "metric", "unit", "time", "value")
@@ -68,21 +82,24 @@ def _changes(rows: list[tuple[object, ...]]) -> list[LatestChange]:
 
 
 def sweep_latest(conn: Connection, *, since: datetime) -> list[LatestChange]:
-    """Fold readings newer than ``since`` into ``telemetry_latest``; the series it moved.
+    """Fold the newest readings of devices that reported into ``telemetry_latest``; the
+    series it moved.
 
     ``conn`` must be in autocommit mode (each sweep is its own short transaction). When another
-    process holds the sweep, the series that moved past ``since`` are read instead, so every
-    API process still sees the same changes.
+    process holds the sweep, the series whose newest reading is after ``since`` are read
+    instead, so every API process can still tell its live clients what moved.
     """
     with conn.transaction():
         locked = fetch_one(conn, "SELECT pg_try_advisory_xact_lock(%s)", (LOCK_KEY,))
-        query = _SWEEP if locked and locked[0] else _CHANGED_SINCE
-        return _changes(fetch_all(conn, query, {"since": since}))
+        if locked and locked[0]:
+            return _changes(fetch_all(conn, _SWEEP, {"batch": SWEEP_BATCH}))
+        return _changes(fetch_all(conn, _CHANGED_SINCE, {"since": since}))
 
 
 def rebuild_latest(conn: Connection, *, since: datetime) -> int:
-    """Fill ``telemetry_latest`` from scratch for every series with a reading after ``since``
-    (start-up after a long stop, benchmarks); returns the rows written."""
+    """Fill ``telemetry_latest`` in one pass for every series with a reading after ``since``
+    (bulk loads, benchmarks); returns the rows written. The sweep then resyncs each device
+    once, finding nothing newer."""
     cur = conn.execute(
         """INSERT INTO telemetry_latest AS l (device_key, metric_id, time, value)
            SELECT DISTINCT ON (device_key, metric_id) device_key, metric_id, time, value

@@ -3,15 +3,23 @@
 
 -- The newest reading of every (device, metric): what the wall's map and `GET /telemetry/latest`
 -- read, one index probe per series instead of a descending scan of each series in telemetry.
--- Kept by the API's latest-value sweeper (ioc_api/services/latest.py), which folds in the
--- readings of the last seconds once a second; ingest is not slowed by it. fillfactor leaves
--- room for HOT updates: time and value change every second, the key never does.
+-- Kept by the API's latest-value sweep (ioc_api/services/latest.py) once a second, for the
+-- devices whose devices.last_seen (set by ingest per batch) moved since the last sweep; ingest
+-- itself is not slowed. fillfactor leaves room for HOT updates: time and value change, the key
+-- never does.
 CREATE TABLE telemetry_latest (
     device_key  integer NOT NULL,
     metric_id   smallint NOT NULL,
     time        timestamptz NOT NULL,
     value       double precision NOT NULL,
     PRIMARY KEY (device_key, metric_id)
+) WITH (fillfactor = 70);
+
+-- The devices.last_seen each device had when the sweep last read its series: a device whose
+-- last_seen is newer has readings the sweep has not folded in yet, however late they arrived.
+CREATE TABLE telemetry_latest_sync (
+    device_key  integer PRIMARY KEY,
+    last_seen   timestamptz NOT NULL
 ) WITH (fillfactor = 70);
 
 -- Contract C4: every alert-row change is announced on the `ioc_alerts` channel, so the API's

@@ -63,13 +63,22 @@ def collect(events: queue.Queue, until, timeout: float = 10.0) -> list:
     return seen
 
 
-def write_reading(conn, device: str, metric: str, value: float) -> None:
-    conn.execute(
-        """INSERT INTO telemetry (time, device_key, metric_id, value)
-           SELECT now(), d.key, m.id, %s FROM devices d JOIN metrics m ON m.kind = d.kind
-           WHERE d.id = %s AND m.name = %s""",
-        (value, device, metric),
-    )
+def write_reading(conn, device: str, metric: str, value: float, age_s: float = 0.0) -> None:
+    """As ingest writes one: the reading, and the device's last_seen in the same transaction."""
+    with conn.transaction():
+        conn.execute(
+            """INSERT INTO telemetry (time, device_key, metric_id, value)
+               SELECT now() - %s * interval '1 second', d.key, m.id, %s
+               FROM devices d JOIN metrics m ON m.kind = d.kind
+               WHERE d.id = %s AND m.name = %s""",
+            (age_s, value, device, metric),
+        )
+        conn.execute(
+            """UPDATE devices SET last_seen = greatest(last_seen,
+                                                      now() - %s * interval '1 second')
+               WHERE id = %s""",
+            (age_s, device),
+        )
 
 
 def test_alerts_and_latest_values_reach_only_their_tenant(server, conn):
