@@ -20,7 +20,7 @@ import typer
 from psycopg import sql
 
 from ioc_api.bench.query import measure
-from ioc_api.bench.seed import seed
+from ioc_api.bench.seed import seed, seeded_report
 from ioc_core.cli.common import fail_cleanly, settings_from_env
 from ioc_core.db import fetch_one
 from ioc_core.errors import IocError
@@ -42,7 +42,7 @@ def _server(temporary: bool) -> Iterator[Settings]:
 
 
 @contextmanager
-def _database(settings: Settings, keep: bool) -> Iterator[Settings]:
+def _database(settings: Settings, keep: bool, reuse: bool) -> Iterator[Settings]:
     try:
         admin = psycopg.connect(settings.dsn_for("postgres"), autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
@@ -50,8 +50,10 @@ def _database(settings: Settings, keep: bool) -> Iterator[Settings]:
                        "--temporary") from exc  # fmt: skip
     name = sql.Identifier(DB_NAME)
     with admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,))
+        if not (reuse and exists.fetchone()):
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
     try:
         yield settings.model_copy(update={"pg_database": DB_NAME, "postgres_dsn_override": None})
     finally:
@@ -67,6 +69,9 @@ def bench_query(
     iterations: int = typer.Option(200, min=20, help="Timed runs of each query."),
     temporary: bool = typer.Option(False, help="Use a private temporary stack."),
     keep: bool = typer.Option(False, help="Keep the benchmark database afterwards."),
+    reuse: bool = typer.Option(
+        False, help="Measure again on a database kept by --keep (no seeding)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON result."),
 ) -> None:
     """Time latest-per-device, 24 h of 1-minute buckets, 7 days hourly for a commune and the
@@ -80,11 +85,15 @@ def bench_query(
             typer.echo(text)
 
     result: dict[str, Any] = {}
-    with _server(temporary) as server, _database(server, keep) as settings:
+    with _server(temporary) as server, _database(server, keep, reuse) as settings:
         with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
-            migrate_and_sync(conn)
             started = time.perf_counter()
-            report = seed(conn, devices=devices, days=days, progress=say)
+            seeded = reuse and fetch_one(conn, "SELECT to_regclass('telemetry_latest')")
+            if seeded and seeded[0]:
+                report = seeded_report(conn)
+            else:
+                migrate_and_sync(conn)
+                report = seed(conn, devices=devices, days=days, progress=say)
             seed_s = time.perf_counter() - started
         with psycopg.connect(settings.postgres_dsn, autocommit=True) as api_conn:
             queries = measure(api_conn, iterations=iterations)
