@@ -254,6 +254,28 @@ class Settings(BaseSettings):
     def mqtt_secure(self) -> bool:
         return self.mqtt_security == "secure"
 
+    # --- api ---
+    # Rate limits of the HTTP API (docs/security.md): a token bucket per credential, and per
+    # client address for calls without one (login included). Per process: N uvicorn workers
+    # allow up to N times these. A rate of 0 turns that limit off.
+    api_rate_limit_per_s: float = Field(
+        20.0, ge=0, description="Sustained requests/s per credential (API key or token)"
+    )
+    api_rate_limit_burst: int = Field(200, ge=1, description="Requests a credential may burst")
+    api_rate_limit_anonymous_per_s: float = Field(
+        5.0, ge=0, description="Sustained requests/s per client address without credentials"
+    )
+    api_rate_limit_anonymous_burst: int = Field(
+        60, ge=1, description="Requests an anonymous client address may burst"
+    )
+    api_live_sweep: bool = Field(
+        True, description="Run the latest-value sweep and the /live hub in this API process"
+    )
+    open_data_max_age_s: int = Field(
+        300, ge=0, description="Cache-Control max-age of the open-data exports"
+    )
+    # --- end api ---
+
     # --- alerts ---------------------------------------------------------------------------
     # The alert engine, `ioc analytics alerts run` (docs/alerts.md).
     alerts_client_id: str = Field("ioc-alerts", description="MQTT client id of the engine")
