@@ -416,3 +416,166 @@ def wall_kpis(conn: DbConn, principal: Reader) -> WallKpis:
 
 def _scope(principal: Principal) -> str | None:
     return tenant_filter(principal, None)
+
+
+# --- drill-downs: traffic by camera and class, flood gauges, lighting cabinets ----------------
+
+TRAFFIC_CLASSES: Final = ("motorbike", "car", "bus_truck", "bicycle")
+GaugeState = Literal["normal", "alert", "danger", "unknown"]
+
+
+class CameraTraffic(BaseModel):
+    device_id: str
+    commune_name: str | None
+    by_class: dict[str, float]  # vehicles in the last hour, both directions
+    total: float
+
+
+class GaugeLevel(BaseModel):
+    device_id: str
+    commune_name: str | None
+    water_level: float | None
+    time: datetime | None
+    alert_level: float | None
+    danger_level: float | None
+    state: GaugeState
+
+
+class CabinetState(BaseModel):
+    device_id: str
+    commune_name: str | None
+    status: str
+    state: float | None
+    dim_level: float | None
+    power: float | None
+    door_open: float | None
+    fault_code: float | None
+
+
+def _latest(metric: str, alias: str) -> str:
+    """A LATERAL join of device ``d``'s latest ``metric`` of the last day: one index probe."""
+    return f"""LEFT JOIN LATERAL (SELECT t.value AS {alias}, t.time AS {alias}_time
+         FROM telemetry t WHERE t.device_key = d.key
+          AND t.metric_id = (SELECT id FROM metrics WHERE kind = d.kind AND name = '{metric}')
+          AND t.time > now() - interval '1 day' ORDER BY t.time DESC LIMIT 1) {alias} ON true"""
+
+
+_CAMERA_SQL = """
+SELECT d.id, c.name, m.name, coalesce(sum(t.value), 0)
+FROM devices d
+LEFT JOIN communes c ON c.code = d.commune_code
+JOIN metrics m ON m.kind = d.kind AND m.name LIKE 'count\\_%%'
+LEFT JOIN telemetry t ON t.device_key = d.key AND t.metric_id = m.id
+     AND t.time > now() - interval '1 hour'
+WHERE d.kind = 'traffic_camera' AND d.retired_at IS NULL
+  AND (%(tenant)s::text IS NULL OR d.tenant_id = %(tenant)s)
+GROUP BY d.id, c.name, m.name
+"""
+_GAUGE_SQL = f"""
+SELECT d.id, c.name, wl.wl, wl.wl_time,
+       (d.attributes -> 'levels' ->> 'alert_level')::float8,
+       (d.attributes -> 'levels' ->> 'danger_level')::float8
+FROM devices d LEFT JOIN communes c ON c.code = d.commune_code
+{_latest("water_level", "wl")}
+WHERE d.kind = 'water_level_gauge' AND d.retired_at IS NULL
+  AND (%(tenant)s::text IS NULL OR d.tenant_id = %(tenant)s)
+ORDER BY d.id
+"""
+_CABINET_SQL = f"""
+SELECT d.id, c.name,
+       CASE WHEN d.last_seen IS NULL THEN 'never_seen'
+            WHEN d.last_seen > now() - make_interval(secs => {SILENCE_LIMIT_S_SQL})
+            THEN 'online' ELSE 'offline' END,
+       st.st, dl.dl, pw.pw, door.door, fc.fc
+FROM devices d LEFT JOIN communes c ON c.code = d.commune_code
+{_latest("state", "st")} {_latest("dim_level", "dl")} {_latest("power", "pw")}
+{_latest("door_open", "door")} {_latest("fault_code", "fc")}
+WHERE d.kind = 'lighting_cabinet' AND d.retired_at IS NULL
+  AND (%(tenant)s::text IS NULL OR d.tenant_id = %(tenant)s)
+ORDER BY d.id
+LIMIT %(limit)s
+"""
+
+
+def camera_traffic(conn: Connection, *, tenant: str | None, limit: int) -> list[CameraTraffic]:
+    """Busiest cameras first: vehicles per class over the last hour, in and out added."""
+    per: dict[str, CameraTraffic] = {}
+    for device_id, commune, metric, value in conn.cursor(row_factory=tuple_row).execute(
+        _CAMERA_SQL, {"tenant": tenant}
+    ):
+        cam = per.setdefault(device_id, CameraTraffic(device_id=device_id, commune_name=commune,
+                             by_class=dict.fromkeys(TRAFFIC_CLASSES, 0.0), total=0.0))  # fmt: skip
+        cls = metric.removeprefix("count_").rsplit("_", 1)[0]
+        if cls in cam.by_class:
+            cam.by_class[cls] += float(value)
+            cam.total += float(value)
+    return sorted(per.values(), key=lambda c: (-c.total, c.device_id))[:limit]
+
+
+def gauge_state(level: float | None, alert: float | None, danger: float | None) -> GaugeState:
+    if level is None:
+        return "unknown"
+    if danger is not None and level >= danger:
+        return "danger"
+    if alert is not None and level >= alert:
+        return "alert"
+    return "normal"
+
+
+def gauge_levels(conn: Connection, *, tenant: str | None) -> list[GaugeLevel]:
+    """Every flood gauge's latest level against its site's alert and danger levels, the most
+    threatened first (largest share of its danger level)."""
+    rows = conn.cursor(row_factory=tuple_row).execute(_GAUGE_SQL, {"tenant": tenant})
+    gauges = [
+        GaugeLevel(device_id=i, commune_name=c, water_level=v, time=t, alert_level=a,
+                   danger_level=dg, state=gauge_state(v, a, dg))
+        for i, c, v, t, a, dg in rows
+    ]  # fmt: skip
+
+    def threat(g: GaugeLevel) -> float:
+        if g.water_level is None:
+            return -math.inf
+        return g.water_level / g.danger_level if g.danger_level else 0.0
+
+    return sorted(gauges, key=lambda g: (-threat(g), g.device_id))
+
+
+def cabinet_states(conn: Connection, *, tenant: str | None, limit: int) -> list[CabinetState]:
+    params = {"k": OFFLINE_AFTER_INTERVALS, "tenant": tenant, "limit": limit}
+    return [
+        CabinetState(
+            device_id=i,
+            commune_name=c,
+            status=s,
+            state=st,
+            dim_level=dl,
+            power=pw,
+            door_open=door,
+            fault_code=fc,
+        )
+        for i, c, s, st, dl, pw, door, fc in conn.cursor(row_factory=tuple_row).execute(
+            _CABINET_SQL, params
+        )
+    ]
+
+
+@router.get("/wall/traffic")
+def wall_traffic(
+    conn: DbConn, principal: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 20
+) -> list[CameraTraffic]:
+    """The busiest cameras of the last hour, vehicles per class."""
+    return camera_traffic(conn, tenant=_scope(principal), limit=limit)
+
+
+@router.get("/wall/gauges")
+def wall_gauges(conn: DbConn, principal: Reader) -> list[GaugeLevel]:
+    """Flood gauges against their alert and danger levels, most threatened first."""
+    return gauge_levels(conn, tenant=_scope(principal))
+
+
+@router.get("/wall/cabinets")
+def wall_cabinets(
+    conn: DbConn, principal: Reader, limit: Annotated[int, Query(ge=1, le=2000)] = 200
+) -> list[CabinetState]:
+    """Lighting cabinets with their latest state, dimming, power, door and fault readings."""
+    return cabinet_states(conn, tenant=_scope(principal), limit=limit)

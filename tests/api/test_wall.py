@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from devices.registry import DeviceIn, ensure_tenant, upsert_device
+from devices.registry_models import SiteLevels
 from ioc_api import create_app
 from ioc_api.routes.wall import aqi_class, build_map
 from tests.conftest import api_key_headers
@@ -179,3 +180,51 @@ def test_wall_endpoints_need_credentials(db_settings, fleet) -> None:
     with TestClient(create_app(db_settings)) as anonymous:
         assert anonymous.get("/wall/map").status_code == 401
         assert anonymous.get("/wall/kpis").status_code == 401
+
+
+def _readings(conn: psycopg.Connection, device_id: str, values: dict[str, float]) -> None:
+    kind = conn.execute("SELECT kind FROM devices WHERE id = %s", (device_id,)).fetchone()[0]
+    ids = dict(conn.execute("SELECT name, id FROM metrics WHERE kind = %s", (kind,)))
+    now = datetime.now(UTC) - timedelta(minutes=2)
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO telemetry SELECT %s, key, %s, %s FROM devices WHERE id = %s",
+            [(now, ids[m], v, device_id) for m, v in values.items()],
+        )
+
+
+def test_traffic_by_camera_and_class_busiest_first(client: TestClient, fleet) -> None:
+    add(fleet, "cam-a", "traffic_camera", "sxd", EAST, timedelta(seconds=5))
+    add(fleet, "cam-b", "traffic_camera", "sxd", WEST, timedelta(seconds=5))
+    _readings(fleet, "cam-a", {"count_car_in": 3, "count_car_out": 4, "count_bicycle_in": 1})
+    _readings(fleet, "cam-b", {"count_motorbike_in": 50, "count_bus_truck_out": 2})
+    body = client.get("/wall/traffic").json()
+    assert [c["device_id"] for c in body] == ["cam-b", "cam-a"]
+    assert body[0]["by_class"] == {"motorbike": 50, "car": 0, "bus_truck": 2, "bicycle": 0}
+    assert body[1]["by_class"]["car"] == 7 and body[1]["total"] == 8
+    assert len(client.get("/wall/traffic", params={"limit": 1}).json()) == 1
+
+
+def test_gauges_against_alert_and_danger_levels(client: TestClient, fleet) -> None:
+    for device_id, level in (("wl-low", 50.0), ("wl-alert", 320.0), ("wl-danger", 420.0)):
+        ensure_tenant(fleet, "sxd", "sxd")
+        levels = SiteLevels(alert_level=300, danger_level=400)
+        gauge = DeviceIn(id=device_id, kind="water_level_gauge", tenant_id="sxd",
+                         lat=EAST[0], lon=EAST[1], levels=levels)  # fmt: skip
+        upsert_device(fleet, gauge)
+        _readings(fleet, device_id, {"water_level": level})
+    body = client.get("/wall/gauges").json()
+    assert [(g["device_id"], g["state"]) for g in body] == [
+        ("wl-danger", "danger"), ("wl-alert", "alert"), ("wl-low", "normal")]  # fmt: skip
+    assert body[0]["alert_level"] == 300 and body[0]["danger_level"] == 400
+
+
+def test_cabinets_report_their_latest_readings(client: TestClient, fleet) -> None:
+    add(fleet, "cab-1", "lighting_cabinet", "sxd", EAST, timedelta(seconds=30))
+    add(fleet, "cab-2", "lighting_cabinet", "sxd", EAST, None)
+    _readings(fleet, "cab-1", {"state": 1, "dim_level": 60, "power": 4.2, "door_open": 0})
+    body = client.get("/wall/cabinets").json()
+    assert [c["device_id"] for c in body] == ["cab-1", "cab-2"]
+    first = body[0]
+    assert (first["status"], first["state"], first["dim_level"]) == ("online", 1, 60)
+    assert first["fault_code"] is None and body[1]["status"] == "never_seen"
