@@ -37,6 +37,7 @@ from ioc_api.routes import (
     telemetry,
     thresholds,
 )
+from ioc_api.routes import wall as wall_routes
 from ioc_core.db import make_pool
 from ioc_core.settings import Settings
 
@@ -111,4 +112,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ngsi.router)
     app.include_router(open_data.router)
     app.include_router(alert_routes.router)
+    app.include_router(wall_routes.router)
     return app
