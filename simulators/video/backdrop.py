@@ -40,7 +40,6 @@ class Backdrop:
     projection: NDArray[np.float64]  # world metres -> canvas pixels (3x4)
     backgrounds: dict[Lighting, Image]
     tree_shade: Image  # multiplicative (255 = lit), canvas plus SWAY_PX on every side
-    road_rgb: tuple[int, int, int]  # mean asphalt colour in daylight
 
 
 def _canvas_camera(
@@ -307,8 +306,6 @@ def build_backdrop(
         shade, shift @ warp, big, flags=cv2.INTER_LINEAR, borderValue=1.0
     )
     shade_u8 = np.clip(shade_img * 255, 0, 255).astype(np.uint8)
-    asphalt = day_ground[_gy(20) : _gy(30), _gx(-3) : _gx(3)].reshape(-1, 3).mean(axis=0)
-    road_bgr = (int(asphalt[0]), int(asphalt[1]), int(asphalt[2]))
     return Backdrop(
         pad=pad,
         size=size,
@@ -316,5 +313,4 @@ def build_backdrop(
         projection=proj,
         backgrounds=backgrounds,
         tree_shade=np.dstack([shade_u8, shade_u8, shade_u8]),
-        road_rgb=road_bgr,
     )

@@ -17,6 +17,7 @@ Image = NDArray[np.uint8]
 
 BANK = 4  # layers per bank; with random crops this never visibly repeats
 JITTER = 16  # crop margin of the noise and rain banks
+STARVED_QUALITY = 30  # JPEG quality of the "compression" segments: visibly blocky, still legible
 
 
 class Effects:
@@ -57,7 +58,7 @@ class Effects:
     def _rain_layer(rng: np.random.Generator, shape: tuple[int, int, int]) -> Image:
         h, w = shape[:2]
         layer = np.zeros(shape, np.uint8)
-        n = 900
+        n = 650
         xs = rng.integers(0, w, n)
         ys = rng.integers(0, h, n)
         lengths = rng.uniform(12, 40, n)
@@ -102,6 +103,14 @@ class Effects:
                 cv2.addWeighted(layer, strength, self._white, 1.0 - strength, 0), np.uint8
             )
         cv2.multiply(frame, layer, dst=frame, scale=1.0 / 255.0)
+
+    @staticmethod
+    def starve(frame: Image) -> Image:
+        """What a bandwidth-starved camera stream looks like: 8x8 blocks, smeared detail."""
+        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, STARVED_QUALITY])
+        if not ok:
+            return frame
+        return np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), np.uint8)
 
     def cloud_layer(self, t: float) -> Image:
         w, _ = self.size
