@@ -359,10 +359,13 @@ class Settings(BaseSettings):
         None,
         description="Signs the wall's session cookie (IOC_WALL_SESSION_SECRET); random per "
         "start when unset, which logs everyone out on a restart",
+    )
     wall_refresh_ms: int = Field(
         3000, ge=1000, le=60_000, description="Map, KPI and alert refresh period of the wall"
+    )
     wall_tile_url: str | None = Field(
         None,
         description="XYZ raster tiles under the wall's map, e.g. an in-house tile server "
         "'http://tiles.ioc.local/{z}/{x}/{y}.png'; unset: no tiles, no outside requests",
+    )
     # --- end wall --------------------------------------------------------------------------
