@@ -280,3 +280,55 @@ class Settings(BaseSettings):
     alerts_max_attempts: int = Field(12, ge=1, description="Then a delivery is marked failed")
     alerts_outbox_poll_s: float = Field(1.0, gt=0, description="Outbox look-up when idle")
     # --- end alerts -----------------------------------------------------------------------
+
+    # --- quality ---
+    # Data-quality, lighting and traffic detectors of the alert engine (docs/quality.md).
+    quality_flatline_min_count: int = Field(
+        10, ge=2, description="Identical readings in a row before a flat-line alert"
+    )
+    quality_flatline_min_s: float = Field(
+        900.0, ge=0, description="...and at least this many seconds of event time"
+    )
+    quality_spike_k: float = Field(
+        6.0, gt=0, description="Hampel limit in robust standard deviations (1.4826 x MAD)"
+    )
+    quality_spike_window: int = Field(15, ge=5, description="Readings in the Hampel window")
+    quality_dropout_factor: float = Field(
+        4.0, gt=1, description="Expected reporting gaps of silence before a dropout"
+    )
+    quality_dropout_min_s: float = Field(
+        240.0, ge=0, description="Silence shorter than this is never a dropout"
+    )
+    quality_out_of_range_poll_s: float = Field(
+        2.0, ge=0, description="Dead-letter tail period for out-of-range values; 0 turns it off"
+    )
+    quality_pm_ratio_relative: float = Field(
+        0.10, ge=0, description="PM2.5 may exceed PM10 by this share of PM10..."
+    )
+    quality_pm_ratio_absolute: float = Field(
+        2.0, ge=0, description="...plus this many ug/m3 before a pair is inconsistent"
+    )
+    quality_anomaly_z: float = Field(
+        5.0, gt=0, description="Robust z-score opening an anomaly (own profile or neighbours)"
+    )
+    quality_anomaly_profile_days: int = Field(
+        28, ge=1, description="Days of telemetry_1h the own-profile detector learns from"
+    )
+    quality_anomaly_series: str | None = Field(
+        None, description="kind.metric list the anomaly detectors watch; unset: the defaults"
+    )
+    quality_neighbour_radius_km: float = Field(
+        25.0, gt=0, description="Stations of the same kind this close are neighbours"
+    )
+    quality_lamp_min_power_w: float = Field(
+        5.0, ge=0, description="A street light drawing less is dark"
+    )
+    quality_lighting_margin_s: float = Field(
+        1800.0, ge=0, description="How far into night/day the sun decides 'should be on/off'"
+    )
+    quality_cable_collapse_fraction: float = Field(
+        0.3, gt=0, lt=1, description="Cabinet power below this share of its lit power"
+    )
+    quality_congestion_speed_kmh: float = Field(15.0, gt=0)
+    quality_congestion_occupancy_pct: float = Field(60.0, gt=0, le=100)
+    # --- end quality ---
