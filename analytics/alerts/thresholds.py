@@ -94,6 +94,11 @@ class ThresholdDetector:
         """Warm start: a live alert in the database is the state."""
         self._states[(rule_id, device_id)].severity = severity
 
+    def verdict(self, rule_id: int, device_id: str) -> Severity | None:
+        """The severity last reported for (rule, device): None when no alert is live."""
+        state = self._states.get((rule_id, device_id))
+        return None if state is None else state.severity
+
     def series(self, device_id: str, metric: str) -> HourlyMeans:
         key = (device_id, metric)
         means = self._hourly.get(key)
