@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from ioc_api.auth.handlers import install_auth_handlers
 from ioc_api.auth.tokens import check_secret
 from ioc_api.problems import install_problem_handlers
+from ioc_api.routes import alerts as alert_routes
 from ioc_api.routes import aqi, auth, commands, devices, health, thresholds
 from ioc_core.db import make_pool
 from ioc_core.settings import Settings
@@ -62,4 +63,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(commands.router)
     app.include_router(thresholds.router)
     app.include_router(aqi.router)
+    app.include_router(alert_routes.router)
     return app

@@ -254,6 +254,85 @@ class Settings(BaseSettings):
     def mqtt_secure(self) -> bool:
         return self.mqtt_security == "secure"
 
+    # --- alerts ---------------------------------------------------------------------------
+    # The alert engine, `ioc analytics alerts run` (docs/alerts.md).
+    alerts_client_id: str = Field("ioc-alerts", description="MQTT client id of the engine")
+    alerts_shared_group: str | None = Field(
+        "ioc-alerts", description="Shared-subscription group for readings; null: plain"
+    )
+    alerts_rules_reload_s: float = Field(15.0, gt=0, description="Re-read threshold rules")
+    alerts_tick_s: float = Field(1.0, gt=0, description="Watermark ticks and escalation pass")
+    alerts_escalate_after_s: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 900.0, "warning": 3600.0, "advisory": 14400.0},
+        description="Severity -> seconds unacknowledged before each escalation step",
+    )
+    alerts_escalation_max_level: int = Field(3, ge=0, description="Escalation steps at most")
+    alerts_notify_mqtt: bool = Field(True, description="Publish on ioc/v1/_alerts/...")
+    alerts_webhook_urls: list[str] = Field(
+        default_factory=list, description="Webhook URLs (JSON list in IOC_ALERTS_WEBHOOK_URLS)"
+    )
+    alerts_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key of X-IOC-Signature; required with webhook URLs"
+    )
+    alerts_webhook_timeout_s: float = Field(5.0, gt=0)
+    alerts_retry_first_s: float = Field(1.0, gt=0, description="First retry delay; doubles")
+    alerts_retry_max_s: float = Field(600.0, gt=0, description="Longest retry delay")
+    alerts_max_attempts: int = Field(12, ge=1, description="Then a delivery is marked failed")
+    alerts_outbox_poll_s: float = Field(1.0, gt=0, description="Outbox look-up when idle")
+    # --- end alerts -----------------------------------------------------------------------
+
+    # --- quality ---
+    # Data-quality, lighting and traffic detectors of the alert engine (docs/quality.md).
+    quality_flatline_min_count: int = Field(
+        10, ge=2, description="Identical readings in a row before a flat-line alert"
+    )
+    quality_flatline_min_s: float = Field(
+        900.0, ge=0, description="...and at least this many seconds of event time"
+    )
+    quality_spike_k: float = Field(
+        6.0, gt=0, description="Hampel limit in robust standard deviations (1.4826 x MAD)"
+    )
+    quality_spike_window: int = Field(15, ge=5, description="Readings in the Hampel window")
+    quality_dropout_factor: float = Field(
+        4.0, gt=1, description="Expected reporting gaps of silence before a dropout"
+    )
+    quality_dropout_min_s: float = Field(
+        240.0, ge=0, description="Silence shorter than this is never a dropout"
+    )
+    quality_out_of_range_poll_s: float = Field(
+        2.0, ge=0, description="Dead-letter tail period for out-of-range values; 0 turns it off"
+    )
+    quality_pm_ratio_relative: float = Field(
+        0.10, ge=0, description="PM2.5 may exceed PM10 by this share of PM10..."
+    )
+    quality_pm_ratio_absolute: float = Field(
+        2.0, ge=0, description="...plus this many ug/m3 before a pair is inconsistent"
+    )
+    quality_anomaly_z: float = Field(
+        5.0, gt=0, description="Robust z-score opening an anomaly (own profile or neighbours)"
+    )
+    quality_anomaly_profile_days: int = Field(
+        28, ge=1, description="Days of telemetry_1h the own-profile detector learns from"
+    )
+    quality_anomaly_series: str | None = Field(
+        None, description="kind.metric list the anomaly detectors watch; unset: the defaults"
+    )
+    quality_neighbour_radius_km: float = Field(
+        25.0, gt=0, description="Stations of the same kind this close are neighbours"
+    )
+    quality_lamp_min_power_w: float = Field(
+        5.0, ge=0, description="A street light drawing less is dark"
+    )
+    quality_lighting_margin_s: float = Field(
+        1800.0, ge=0, description="How far into night/day the sun decides 'should be on/off'"
+    )
+    quality_cable_collapse_fraction: float = Field(
+        0.3, gt=0, lt=1, description="Cabinet power below this share of its lit power"
+    )
+    quality_congestion_speed_kmh: float = Field(15.0, gt=0)
+    quality_congestion_occupancy_pct: float = Field(60.0, gt=0, le=100)
+    # --- end quality ---
+
     # --- forecast ------------------------------------------------------------------------
     forecast_enabled: bool = Field(
         True, description="`ioc analytics run` also retrains and issues forecasts"
