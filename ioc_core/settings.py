@@ -369,3 +369,29 @@ class Settings(BaseSettings):
         "'http://tiles.ioc.local/{z}/{x}/{y}.png'; unset: no tiles, no outside requests",
     )
     # --- end wall --------------------------------------------------------------------------
+
+    # --- forecast ------------------------------------------------------------------------
+    forecast_enabled: bool = Field(
+        True, description="`ioc analytics run` also retrains and issues forecasts"
+    )
+    forecast_interval_s: float = Field(
+        900.0, gt=0, description="How often forecasts are issued (traffic steps are 15 min)"
+    )
+    forecast_retrain_s: float = Field(
+        86_400.0, gt=0, description="Age after which a target's model is retrained"
+    )
+    forecast_history_days: int = Field(
+        120, ge=7, le=3650, description="Training window read from the rollups"
+    )
+    forecast_keep_days: int = Field(30, ge=1, description="Stored forecasts older than this go")
+    forecast_seed: int = Field(0, description="Seed of every model fit (reproducible training)")
+    forecast_tz: str = Field(
+        "Asia/Ho_Chi_Minh", description="Zone of the calendar features (hour of day, weekday)"
+    )
+    forecast_aqi_warning: int = Field(
+        150, ge=0, le=500, description="Early warning when the forecast VN_AQI exceeds this"
+    )
+    forecast_warning_hours: float = Field(
+        6.0, gt=0, le=48, description="How far ahead an exceedance raises an early warning"
+    )
+    # --- end forecast --------------------------------------------------------------------
