@@ -14,18 +14,15 @@ from numpy.typing import NDArray
 from simulators.video.backdrop import SWAY_PX, Backdrop
 from simulators.video.conditions import Segment
 from simulators.video.effects import Effects
+from simulators.video.scene import SUN_SHADOW_PER_M
 from simulators.video.shapes import parts
 from simulators.video.traffic import FrameState
 from simulators.video.vehicles import Vehicle
 
 Image = NDArray[np.uint8]
 
-# Sun for the cast shadows: mostly sideways (toward +X), a little away from the camera, so a
-# shadow widens a blob but does not move its bottom edge (the counted point) much.
-SUN_SHADOW = np.array([0.95, 0.3])
-SHADOW_PER_HEIGHT = 0.8  # metres of shadow per metre of height at the afternoon sun
 SHAKE_PX = 3.0
-CAST_SHADOW_DEPTH = 0.5  # a sunlit shadow keeps half the light (sky light fills it)
+CAST_SHADOW_DEPTH = 0.4  # a sunlit shadow keeps 60 % of the light: hazy tropical sun, sky fill
 CONTACT_SHADE = 80  # of 255: the dark patch under a body, where no light reaches
 HEADLIGHT_POOL = 45  # grey levels added to the road ahead of an inbound vehicle at night
 NEAR_CLIP_M = 1.0
@@ -212,8 +209,8 @@ class Renderer:
             cast = int(255 * (1.0 - CAST_SHADOW_DEPTH * look.shadow))
             off = np.stack(
                 [
-                    SUN_SHADOW[0] * SHADOW_PER_HEIGHT * height,
-                    SUN_SHADOW[1] * SHADOW_PER_HEIGHT * height,
+                    SUN_SHADOW_PER_M[0] * height,
+                    SUN_SHADOW_PER_M[1] * height,
                     zero,
                 ],
                 axis=-1,
@@ -347,7 +344,7 @@ class Renderer:
         if segment.clouds and look.level > 0.75:
             fx.shade(frame, fx.cloud_layer(t), tree_strength)
         if segment.rain:
-            fx.add_rain(frame)
+            fx.add_rain(frame, look.level)
         pad = self.backdrop.pad
         dx, dy = fx.shake(t, SHAKE_PX) if segment.shake else (0, 0)
         w, h = out_size
