@@ -100,3 +100,21 @@ def test_scope_limits_which_devices_a_rule_judges():
     d = ThresholdDetector([rule(scope_type="device", scope_value="aq-9")])
     assert d.observe(reading(500)) == []
     assert ThresholdDetector([rule(enabled=False)]).observe(reading(500)) == []
+
+
+def test_a_last_will_is_told_from_a_goodbye():
+    from analytics.alerts.connectivity import ConnectivityDetector
+
+    d = ConnectivityDetector()
+    later = T0 + timedelta(minutes=30)
+    assert d.status("aq-001", "online", T0, None, T0) == []
+    assert d.status("aq-001", "offline", T0 + timedelta(minutes=5), "maintenance", later) == []
+    (f,) = d.status("aq-001", "offline", T0, "connection lost", later)  # stamped at connect
+    assert (f.kind, f.active, f.time) == ("connectivity", True, later)
+    assert d.status("aq-001", "offline", T0, None, later) == []  # already down
+    assert d.observe(reading(5, minutes=20)) == []  # in flight before the disconnection
+    (back,) = d.observe(reading(5, minutes=31))
+    assert not back.active
+    # A will re-armed at a reconnection that never announced itself: told by its reason.
+    (f,) = d.status("aq-001", "offline", later, "Connection lost", later)
+    assert f.active
