@@ -118,3 +118,18 @@ def test_a_last_will_is_told_from_a_goodbye():
     # A will re-armed at a reconnection that never announced itself: told by its reason.
     (f,) = d.status("aq-001", "offline", later, "Connection lost", later)
     assert f.active
+
+
+def test_a_24h_exceedance_is_certain_before_18_hours_are_seen():
+    """No history (a new station, a fresh engine): the mean has no value below 18 of 24 hours,
+    but once the hours seen exceed 24 x the level, no missing hours can bring it back."""
+    d = ThresholdDetector([rule(window="24h_mean", levels={"warning": 45, "critical": 90},
+                                clear_level=40)])  # fmt: skip
+    hourly = [20.0] * 4 + [140.0] * 10  # an episode from the fifth hour
+    opened = []
+    for h, value in enumerate([*hourly, 20.0]):
+        for f in d.observe(reading(value, minutes=h * 60 + 1)):
+            opened.append((f.time - T0, f.severity, round(f.value, 2)))
+            assert "from 12 of 24 hours" in f.reason
+    # 4 x 20 + 7 x 140 = 1060 < 1080 = 24 x 45; with the eighth hour of the episode: 1200.
+    assert opened == [(timedelta(hours=12), "warning", 50.0)]
