@@ -30,6 +30,9 @@ class ConnectivityDetector:
         self._online_ts: dict[str, datetime] = {}
         self._down: dict[str, datetime] = {}  # device -> event time it went down
 
+    def is_down(self, device_id: str) -> bool:
+        return device_id in self._down
+
     def restore(self, device_id: str, since: datetime) -> None:
         self._down[device_id] = since
 

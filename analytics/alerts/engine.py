@@ -40,6 +40,9 @@ DETECTORS_GROUP = "ioc.detectors"
 SOURCE = "engine"
 
 DetectorFactory = Callable[[Settings, Connection], Detector]
+# Absences explained by a lost connection: while a device's last will stands (a live
+# connectivity alert), these findings would be a second alert for the same cause.
+EXPLAINED_BY_DISCONNECTION = frozenset({"quality_dropout"})
 
 
 def load_detectors(settings: Settings, conn: Connection) -> dict[str, Detector]:
@@ -62,6 +65,7 @@ class EngineStats:
     ignored: int = 0
     findings: int = 0
     changes: int = 0
+    suppressed: int = 0  # findings explained by a lost connection
     detector_errors: dict[str, int] = field(default_factory=dict)
 
 
@@ -163,6 +167,16 @@ class AlertEngine:
             return []
         return self._each("tick", self.watermark)
 
+    def _explained(self, f: Finding) -> bool:
+        explained = (
+            f.active
+            and f.kind in EXPLAINED_BY_DISCONNECTION
+            and self.connectivity.is_down(f.device_id)
+        )
+        if explained:
+            self.stats.suppressed += 1
+        return explained
+
     def _each(self, method: str, arg: Reading | datetime) -> list[Finding]:
         """Call every detector; a detector that raises is counted and logged, never fatal."""
         out: list[Finding] = []
@@ -178,6 +192,7 @@ class AlertEngine:
         log.exception("detector %s failed in %s on %s", name, method, arg)
 
     def commit(self, findings: Sequence[Finding]) -> list[AlertChange]:
+        findings = [f for f in findings if not self._explained(f)]
         if not findings:
             return []
         self.stats.findings += len(findings)
