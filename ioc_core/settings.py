@@ -279,6 +279,9 @@ class Settings(BaseSettings):
     alerts_retry_max_s: float = Field(600.0, gt=0, description="Longest retry delay")
     alerts_max_attempts: int = Field(12, ge=1, description="Then a delivery is marked failed")
     alerts_outbox_poll_s: float = Field(1.0, gt=0, description="Outbox look-up when idle")
+    alerts_outbox_keep_days: int = Field(
+        30, ge=1, description="Delivered (or given-up) notifications are deleted after this"
+    )
     # --- end alerts -----------------------------------------------------------------------
 
     # --- quality ---
