@@ -260,6 +260,11 @@ class Settings(BaseSettings):
     alerts_shared_group: str | None = Field(
         "ioc-alerts", description="Shared-subscription group for readings; null: plain"
     )
+    alerts_detectors: list[str] = Field(
+        default_factory=list,
+        description="Detectors this engine runs (names or globs: thresholds, connectivity, "
+        "entry-point names of ioc.detectors; -name leaves one out); empty: all",
+    )
     alerts_rules_reload_s: float = Field(15.0, gt=0, description="Re-read threshold rules")
     alerts_tick_s: float = Field(1.0, gt=0, description="Watermark ticks and escalation pass")
     alerts_escalate_after_s: dict[str, float] = Field(

@@ -126,3 +126,15 @@ def test_a_dropout_of_a_device_whose_last_will_stands_is_not_a_second_alert(
     assert engine.stats.suppressed == 1
     other = replace(dropout, device_id="aq-002")  # unknown device: passes, changes nothing
     assert engine.commit([other]) == [] and engine.stats.suppressed == 1
+
+
+def test_an_engine_runs_the_detectors_it_is_given(db_settings, conn, station):
+    only = db_settings.model_copy(update={"alerts_detectors": ["thresholds", "connectivity"]})
+    assert set(AlertEngine(only, conn).detectors) == {"thresholds", "connectivity"}
+    quality = db_settings.model_copy(update={"alerts_detectors": ["quality_*"]})
+    names = set(AlertEngine(quality, conn).detectors)
+    assert names and all(n.startswith("quality_") for n in names)
+    everything = set(AlertEngine(db_settings, conn).detectors)
+    assert {"thresholds", "connectivity"} < everything
+    rest = db_settings.model_copy(update={"alerts_detectors": ["-thresholds", "-connectivity"]})
+    assert set(AlertEngine(rest, conn).detectors) == everything - {"thresholds", "connectivity"}
