@@ -282,6 +282,11 @@ class Settings(BaseSettings):
     alerts_shared_group: str | None = Field(
         "ioc-alerts", description="Shared-subscription group for readings; null: plain"
     )
+    alerts_detectors: list[str] = Field(
+        default_factory=list,
+        description="Detectors this engine runs (names or globs: thresholds, connectivity, "
+        "entry-point names of ioc.detectors; -name leaves one out); empty: all",
+    )
     alerts_rules_reload_s: float = Field(15.0, gt=0, description="Re-read threshold rules")
     alerts_tick_s: float = Field(1.0, gt=0, description="Watermark ticks and escalation pass")
     alerts_escalate_after_s: dict[str, float] = Field(
@@ -301,6 +306,9 @@ class Settings(BaseSettings):
     alerts_retry_max_s: float = Field(600.0, gt=0, description="Longest retry delay")
     alerts_max_attempts: int = Field(12, ge=1, description="Then a delivery is marked failed")
     alerts_outbox_poll_s: float = Field(1.0, gt=0, description="Outbox look-up when idle")
+    alerts_outbox_keep_days: int = Field(
+        30, ge=1, description="Delivered (or given-up) notifications are deleted after this"
+    )
     # --- end alerts -----------------------------------------------------------------------
 
     # --- quality ---
