@@ -49,7 +49,7 @@ class ProfileParams:
     z_clear: float = 3.0
     open_after: int = 2
     clear_after: int = 2
-    radius_km: float = 25.0
+    radius_km: float = 40.0
     isolated_factor: float = 2.0  # z needed without two neighbours to compare, x z_open
     series: Mapping[str, frozenset[str]] = field(default_factory=lambda: dict(ANOMALY_SERIES))
 

@@ -7,12 +7,20 @@ within ``tolerance`` lasting both ``min_count`` readings and ``min_s`` seconds (
 
 Two kinds of stillness are real and never flagged: a value pinned within ``bound_share`` of
 the profile's range from either bound (relative humidity at 100 % in rain, PM2.5 at the
-analyser's detection floor after a washout), and, for series that saturate (a drain's level
-when the pipe runs full), a run at the highest value the series has reported.
+analyser's detection floor after a washout), and a ceiling: a run at the top of the
+series' recent values (the last ``ceiling_window`` before the run, none more than
+``ceiling_share`` above it) that it was already pressing against (at least
+``ceiling_approach`` of them that close): an analyser or transmitter clipping at its top
+of scale, a signal hovering at a limit. A stuck sensor freezes wherever it was, with a noisy
+past, not pressed against a maximum. Series listed in ``saturating`` (a drain's level when
+the pipe runs full in a storm, reached in minutes) need only the first condition. A run
+that began before the series had ``ceiling_window`` readings is not judged: there is no past
+to tell a ceiling from a frozen sensor by.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +42,9 @@ class FlatlineParams:
     tolerance: float = 0.0  # absolute; 0 means "equal" (up to float rounding)
     bound_share: float = 0.003  # runs this close to min or max (share of the range) are real
     series: Mapping[str, frozenset[str]] = field(default_factory=lambda: FLATLINE_SERIES)
+    ceiling_share: float = 0.01  # "close to the ceiling": within 1 % of the run's value
+    ceiling_approach: int = 3  # of the ``ceiling_window`` readings before the run
+    ceiling_window: int = 10
     saturating: frozenset[tuple[str, str]] = frozenset({("drainage_sensor", "level")})
 
 
@@ -42,6 +53,7 @@ class _Run:
     value: float
     start: datetime
     last: datetime
+    before: tuple[float, ...]  # the readings just before it (one per earlier run)
     count: int = 1
     active: bool = False
 
@@ -53,7 +65,7 @@ class FlatlineDetector:
         self.p = params or FlatlineParams()
         self.catalogue = catalogue or Catalogue()
         self._runs: dict[tuple[str, str], _Run] = {}
-        self._highest: dict[tuple[str, str], float] = {}
+        self._recent: dict[tuple[str, str], deque[float]] = {}
 
     def observe(self, reading: Reading) -> Iterable[Finding]:
         metrics = self.p.series.get(reading.kind)
@@ -66,9 +78,9 @@ class FlatlineDetector:
         run = self._runs.get(key)
         if run is not None and reading.time <= run.last:
             return ()  # a duplicate or late reading says nothing about stillness now
-        highest = self._highest.get(key)
-        if highest is None or reading.value > highest:
-            self._highest[key] = reading.value
+        recent = self._recent.get(key)
+        if recent is None:
+            recent = self._recent[key] = deque(maxlen=self.p.ceiling_window)
         eps = max(self.p.tolerance, 1e-9 * max(1.0, abs(reading.value)))
         if run is not None and abs(reading.value - run.value) <= eps:
             run.count += 1
@@ -77,21 +89,30 @@ class FlatlineDetector:
             min_s = max(self.p.min_s, (self.p.min_count - 1) * spec.interval_s)
             if (
                 not run.active and run.count >= self.p.min_count and held >= min_s
-                and not self._explained(reading, spec.min, spec.max, key)
+                and not self._explained(reading, spec.min, spec.max, run)
             ):  # fmt: skip
                 run.active = True
                 return (self._finding(reading, run, spec.unit, active=True),)
             return ()
-        self._runs[key] = _Run(reading.value, reading.time, reading.time)
+        self._runs[key] = _Run(reading.value, reading.time, reading.time, tuple(recent))
+        recent.append(reading.value)
         if run is not None and run.active:
             return (self._finding(reading, run, spec.unit, active=False),)
         return ()
 
-    def _explained(self, r: Reading, low: float, high: float, key: tuple[str, str]) -> bool:
+    def _explained(self, r: Reading, low: float, high: float, run: _Run) -> bool:
         margin = self.p.bound_share * (high - low)
         if r.value <= low + margin or r.value >= high - margin:
             return True
-        return (r.kind, r.metric) in self.p.saturating and r.value >= self._highest[key]
+        if len(run.before) < self.p.ceiling_window:
+            return True  # no past to judge by (see the module docstring)
+        near = self.p.ceiling_share * max(abs(run.value), 1e-9)
+        if run.value < max(run.before) - near:
+            return False
+        if (r.kind, r.metric) in self.p.saturating:
+            return True
+        pressing = sum(1 for v in run.before if abs(v - run.value) <= near)
+        return pressing >= self.p.ceiling_approach
 
     def tick(self, watermark: datetime) -> Iterable[Finding]:
         return ()

@@ -117,9 +117,9 @@ def test_flatline_and_out_of_range_through_engine_and_ingest(pipeline, publisher
                                                              tenant) -> None:  # fmt: skip
     t0 = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
     topic = f"ioc/v1/{tenant}/aq-001/telemetry"
-    for i in range(30):
-        humidity = 150.0 if i == 22 else 80.0 + (i % 5) / 10
-        pm25 = 41.7 if 3 <= i < 25 else 30.0 + i / 10  # frozen for 22 minutes
+    for i in range(40):
+        humidity = 150.0 if i == 22 else 80.0 + (i % 5) / 10  # back in range from minute 23
+        pm25 = 41.7 if 12 <= i < 34 else 30.0 + i / 10  # a varied past, then 22 minutes frozen
         body = {"v": 1, "ts": (t0 + timedelta(minutes=i)).isoformat(), "seq": i + 1,
                 "metrics": {"pm25": pm25, "humidity": humidity}}  # fmt: skip
         publisher.publish(topic, json.dumps(body), qos=1).wait_for_publish(5)
@@ -135,7 +135,7 @@ def test_flatline_and_out_of_range_through_engine_and_ingest(pipeline, publisher
     assert done, f"alerts: {alerts()}"
     (flat, oor) = alerts()
     assert flat[:3] == ("quality_flatline", "pm25", "resolved")
-    assert flat[3] == t0 + timedelta(minutes=18)  # 16 identical readings, 15 minutes
+    assert flat[3] == t0 + timedelta(minutes=27)  # 16 identical readings, 15 minutes
     assert "41.7 ug/m3" in flat[4]
     assert oor[:3] == ("quality_out_of_range", "humidity", "resolved")
     assert oor[3] == t0 + timedelta(minutes=22)  # the device's own timestamp
