@@ -88,11 +88,19 @@ class AlertEngine:
             "thresholds": self.thresholds, "connectivity": self.connectivity, **extra,
         }  # fmt: skip
         self.watermark: datetime | None = None
+        self._observers = [(name, d.observe) for name, d in self.detectors.items()]
         restored = restore_live_alerts(conn, self.thresholds, self.connectivity)
         warmed = warm_hourly_means(conn, self.thresholds, now or datetime.now(UTC))
         log.info("engine ready: %d rules, detectors %s, %d live alerts restored, %d hourly "
                  "means warmed", sum(1 for _ in self.thresholds.rules()),
                  sorted(self.detectors), restored, warmed)  # fmt: skip
+
+    def use_connection(self, conn: Connection) -> None:
+        """After a database outage: the new connection for everything the engine reads."""
+        old, self.conn = self.conn, conn
+        self.directory.use_connection(conn)
+        self.cache = RegistryCache(conn)
+        old.close()
 
     def reload_rules(self) -> None:
         self.thresholds.set_rules(list_rules(self.conn, enabled=True))
@@ -110,18 +118,27 @@ class AlertEngine:
             self.stats.ignored += 1
             return []
         findings: list[Finding] = []
+        devices, metrics = self.directory.by_key, self.directory.metrics
+        watermark = self.watermark
         for time, device_key, metric_id, value in decoded.rows:
-            info = self.directory.device(device_key)
-            metric = self.directory.metrics.get(metric_id)
+            info = devices.get(device_key) or self.directory.device(device_key)
+            metric = metrics.get(metric_id)
             if info is None or metric is None:
                 self.stats.ignored += 1
                 continue
             reading = Reading(info.id, info.tenant_id, info.kind, info.commune_code, metric,
                               time, value)  # fmt: skip
             self.stats.readings += 1
-            if self.watermark is None or time > self.watermark:
-                self.watermark = time
-            findings += self._each("observe", reading)
+            if watermark is None or time > watermark:
+                watermark = self.watermark = time
+            for name, observe in self._observers:
+                try:
+                    found = observe(reading)
+                except Exception:
+                    self._failed(name, "observe", reading)
+                    continue
+                if found:
+                    findings += found
         return findings
 
     def _status(self, topic: str, payload: bytes) -> list[Finding]:
@@ -153,9 +170,12 @@ class AlertEngine:
             try:
                 out.extend(getattr(detector, method)(arg))
             except Exception:
-                self.stats.detector_errors[name] = self.stats.detector_errors.get(name, 0) + 1
-                log.exception("detector %s failed in %s on %s", name, method, arg)
+                self._failed(name, method, arg)
         return out
+
+    def _failed(self, name: str, method: str, arg: Reading | datetime) -> None:
+        self.stats.detector_errors[name] = self.stats.detector_errors.get(name, 0) + 1
+        log.exception("detector %s failed in %s on %s", name, method, arg)
 
     def commit(self, findings: Sequence[Finding]) -> list[AlertChange]:
         if not findings:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from analytics.alerts.model import Finding, Reading
@@ -36,6 +36,18 @@ class _State:
     breach_since: datetime | None = None
 
 
+@dataclass(slots=True)
+class _Plan:
+    """The rules of one (kind, metric), split by how they are evaluated."""
+
+    instant: list[RuleOut] = field(default_factory=list)
+    windowed: list[RuleOut] = field(default_factory=list)
+    rate: bool = False  # an instant rate-of-change rule needs each series' previous reading
+
+
+_NOTHING: list[Finding] = []  # shared empty result: never appended to
+
+
 def _covers(rule: RuleOut, reading: Reading) -> bool:
     scope, value = rule.scope_type, rule.scope_value
     if scope is ScopeType.DEVICE:
@@ -49,12 +61,12 @@ def _covers(rule: RuleOut, reading: Reading) -> bool:
 
 class ThresholdDetector:
     def __init__(self, rules: Iterable[RuleOut]) -> None:
-        self._rules: dict[tuple[str, str], list[RuleOut]] = {}
+        self._plans: dict[tuple[str, str], _Plan] = {}
         self.set_rules(rules)
         self._states: dict[tuple[int, str], _State] = defaultdict(_State)
         self._hourly: dict[tuple[str, str], HourlyMeans] = {}
         self._last: dict[tuple[str, str], tuple[datetime, float]] = {}
-        self._context: dict[str, Reading] = {}  # a device's latest reading: its scope facts
+        self._context: dict[str, Reading] = {}  # a device's scope facts, for tick()
         self._units = {
             (kind, m.name): m.unit for kind, p in load_profiles().items() for m in p.metrics
         }
@@ -62,19 +74,30 @@ class ThresholdDetector:
     # --- rules --------------------------------------------------------------------------
     def set_rules(self, rules: Iterable[RuleOut]) -> None:
         """Replace the rule set (edited through the API); state of kept rules survives."""
-        index: dict[tuple[str, str], list[RuleOut]] = defaultdict(list)
+        plans: dict[tuple[str, str], _Plan] = defaultdict(_Plan)
         for rule in rules:
             if rule.enabled:
-                index[(rule.kind, rule.metric)].append(rule)
-        self._rules = dict(index)
+                plan = plans[(rule.kind, rule.metric)]
+                if rule.window is Window.INSTANT:
+                    plan.instant.append(rule)
+                    plan.rate = plan.rate or rule.comparison is Comparison.RATE_OF_CHANGE
+                else:
+                    plan.windowed.append(rule)
+        self._plans = dict(plans)
 
     def rules(self) -> Iterator[RuleOut]:
-        for rules in self._rules.values():
-            yield from rules
+        for plan in self._plans.values():
+            yield from plan.instant
+            yield from plan.windowed
 
     def restore(self, rule_id: int, device_id: str, severity: Severity) -> None:
         """Warm start: a live alert in the database is the state."""
         self._states[(rule_id, device_id)].severity = severity
+
+    def verdict(self, rule_id: int, device_id: str) -> Severity | None:
+        """The severity last reported for (rule, device): None when no alert is live."""
+        state = self._states.get((rule_id, device_id))
+        return None if state is None else state.severity
 
     def series(self, device_id: str, metric: str) -> HourlyMeans:
         key = (device_id, metric)
@@ -83,31 +106,35 @@ class ThresholdDetector:
             means = self._hourly[key] = HourlyMeans()
         return means
 
-    def needs_hourly(self, kind: str, metric: str) -> bool:
-        return any(r.window is not Window.INSTANT for r in self._rules.get((kind, metric), ()))
-
     # --- Detector -----------------------------------------------------------------------
     def observe(self, reading: Reading) -> list[Finding]:
-        rules = self._rules.get((reading.kind, reading.metric))
-        if not rules:
-            return []
-        self._context[reading.device_id] = reading
+        # The hot path: every reading of every device comes through here, and nearly all of
+        # them only add to an hourly sum.
+        plan = self._plans.get((reading.kind, reading.metric))
+        if plan is None:
+            return _NOTHING
         findings: list[Finding] = []
-        key = (reading.device_id, reading.metric)
-        previous = self._last.get(key)
-        self._last[key] = (reading.time, reading.value)
-        closed = None
-        if any(r.window is not Window.INSTANT for r in rules):
-            closed = self.series(*key).add(reading.time, reading.value)
-        for rule in rules:
-            if not _covers(rule, reading):
-                continue
-            if rule.window is Window.INSTANT:
-                value = self._instant_value(rule, reading, previous)
-                if value is not None:
-                    findings += self._judge(rule, reading, reading.time, value)
-            elif closed is not None:
-                findings += self._judge_window(rule, reading, closed)
+        device_id = reading.device_id
+        if device_id not in self._context:
+            self._context[device_id] = reading
+        if plan.windowed:
+            closed = self.series(device_id, reading.metric).add(reading.time, reading.value)
+            if closed is not None:
+                self._context[device_id] = reading
+                for rule in plan.windowed:
+                    if _covers(rule, reading):
+                        findings += self._judge_window(rule, reading, closed)
+        if plan.instant:
+            previous = None
+            if plan.rate:
+                key = (device_id, reading.metric)
+                previous = self._last.get(key)
+                self._last[key] = (reading.time, reading.value)
+            for rule in plan.instant:
+                if _covers(rule, reading):
+                    value = self._instant_value(rule, reading, previous)
+                    if value is not None:
+                        findings += self._judge(rule, reading, reading.time, value)
         return findings
 
     def tick(self, watermark: datetime) -> list[Finding]:
@@ -117,8 +144,9 @@ class ThresholdDetector:
             reading = self._context.get(device_id)
             if closed is None or reading is None:
                 continue
-            for rule in self._rules.get((reading.kind, metric), ()):
-                if rule.window is not Window.INSTANT and _covers(rule, reading):
+            plan = self._plans.get((reading.kind, metric))
+            for rule in plan.windowed if plan else ():
+                if _covers(rule, reading):
                     findings += self._judge_window(rule, reading, closed)
         return findings
 

@@ -41,13 +41,18 @@ class HourlyMeans:
 
     def add(self, t: datetime, value: float) -> datetime | None:
         """Add a reading; returns the start of the hour this closed, if it closed one."""
+        hour = self.hour
+        if hour is not None and hour <= t < hour + HOUR:  # the hot path: same hour
+            self.total += value
+            self.count += 1
+            return None
         h = hour_of(t)
-        if self.hour is None:
+        if hour is None:
             self.hour = h
-        elif h < self.hour:
+        elif h < hour:
             return None  # late for a closed hour
         closed = None
-        if h > self.hour:
+        if hour is not None and h > hour:
             closed = self._close()
             self.hour = h
         self.total += value

@@ -143,8 +143,11 @@ def test_a_breach_is_stored_published_signed_and_resolved(engine, client, conn, 
     assert verify(SECRET, body, headers["X-IOC-Signature"])
     assert not verify("other-secret", body, headers["X-IOC-Signature"])
     assert json.loads(body)["alert_id"] == doc["alert_id"] and receiver.attempts == 3
-    attempts = conn.execute("SELECT attempts FROM alert_deliveries WHERE target <> 'mqtt'")
-    assert attempts.fetchone() == (3,)
+    # The receiver answers before the notifier records the attempt: wait for the record.
+    attempts = (
+        "SELECT attempts, delivered_at IS NOT NULL FROM alert_deliveries WHERE target <> 'mqtt'"
+    )
+    assert eventually(lambda: conn.execute(attempts).fetchone() == (3, True))
 
     send(c, tenant, {"pm25": 90.0}, t0 + timedelta(minutes=2), seq=3)  # held: above 80
     send(c, tenant, {"pm25": 70.0}, t0 + timedelta(minutes=3), seq=4)
