@@ -142,14 +142,14 @@ class NeighbourAnomalyDetector:
         near: list[tuple[float, str, float]] = []
         halves: list[tuple[float, float]] = []
         middle = r.time - timedelta(seconds=self.p.level_s / 2)
+        since = r.time - timedelta(seconds=self.p.level_s)
         for dist, other in self._neighbours(r):
             o = self._series.get((other, r.metric))
             if o is None or not o.window:
                 continue
             if (r.time - o.window[-1][0]).total_seconds() > self.p.fresh_s:
                 continue
-            window = [(t, x) for t, x in o.window if r.time - timedelta(seconds=self.p.level_s)
-                      < t <= r.time]  # fmt: skip
+            window = [(t, x) for t, x in o.window if since < t <= r.time]
             if len(window) >= max(3, self.p.min_window // 2):
                 near.append((dist, other, median(x for _, x in window)))
                 first = [x for t, x in window if t <= middle]

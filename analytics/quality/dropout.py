@@ -65,6 +65,7 @@ class _Device:
     instants: deque[datetime] = field(default_factory=lambda: deque(maxlen=8))
     deadline: datetime | None = None  # no reading at all past this: a dropout
     limit_s: float | None = None  # the shortest limit of its judged series
+    scheduled: bool = False  # has an entry in the deadline heap
     active: bool = False
 
 
@@ -104,7 +105,8 @@ class DropoutDetector:
             s.gaps.append(gap)
             s.count += 1
             s.last = reading.time
-            s.limit_s = self._limit_s(dev.kind, reading.metric, s)
+            if s.count <= 16 or s.count % 16 == 0:  # the cadence settles; re-learn it now and then
+                s.limit_s = self._limit_s(dev.kind, reading.metric, s)
         if s.count >= self.p.min_readings:
             # Silent when nothing at all arrives for the shortest limit of its series: a
             # weather station's 60 s readings decide, not its 15-minute battery voltage.
@@ -112,8 +114,10 @@ class DropoutDetector:
                 dev.limit_s = s.limit_s
             deadline = dev.instants[-1] + timedelta(seconds=dev.limit_s)
             if dev.deadline is None or deadline > dev.deadline:
-                dev.deadline = deadline
-                heapq.heappush(self._heap, (deadline, reading.device_id))
+                dev.deadline = deadline  # the heap entry is moved lazily, when it expires
+            if not dev.scheduled:
+                dev.scheduled = True
+                heapq.heappush(self._heap, (dev.deadline, reading.device_id))
         if dev.active:
             dev.active = False
             out.append(self._device_clear(reading, dev))
@@ -148,10 +152,17 @@ class DropoutDetector:
     def tick(self, watermark: datetime) -> Iterable[Finding]:
         out: list[Finding] = []
         while self._heap and self._heap[0][0] < watermark:
-            deadline, device_id = heapq.heappop(self._heap)
+            _, device_id = heapq.heappop(self._heap)
             dev = self._devices[device_id]
-            if dev.deadline != deadline or dev.active:
-                continue  # superseded by a later reading, or already open
+            dev.scheduled = False
+            assert dev.deadline is not None
+            if dev.deadline >= watermark:
+                dev.scheduled = True
+                # Readings came since: one heap entry per device, moved when it expires.
+                heapq.heappush(self._heap, (dev.deadline, device_id))
+                continue
+            if dev.active:
+                continue
             if self.offline(device_id):
                 continue  # its last will fired: the connectivity alert covers the silence
             dev.active = True

@@ -58,13 +58,17 @@ class OutOfRangeDetector:
         spec = self.catalogue.spec(reading.kind, reading.metric)
         if spec is None:
             return ()
-        state = self._state.setdefault((reading.device_id, reading.metric), _State())
+        key = (reading.device_id, reading.metric)
         unit = spec.unit
         if spec.min <= reading.value <= spec.max:
+            state = self._state.get(key)
+            if state is None:
+                return ()  # the common case: a series that has never been out of range
             if state.in_range and reading.time <= state.in_range[-1]:
                 return ()
             state.in_range.append(reading.time)
             return self._maybe_clear(reading, state, unit)
+        state = self._state.setdefault(key, _State())
         if state.last_out is None or reading.time > state.last_out:
             state.last_out = reading.time
         out: list[Finding] = []
@@ -84,9 +88,6 @@ class OutOfRangeDetector:
                 title=f"{reading.metric} out of range ({with_unit(reading.value, unit)})",
                 reason=reason, metric=reading.metric, value=reading.value, threshold=bound,
             ))  # fmt: skip
-        # Seen late (the dead-letter tail lags the stream): plausible readings may already
-        # have followed it, and the fault may be over as soon as it is recorded.
-        out.extend(self._maybe_clear(reading, state, unit))
         return out
 
     def _maybe_clear(self, reading: Reading, state: _State, unit: str) -> tuple[Finding, ...]:
