@@ -30,7 +30,7 @@ STATION_KIND = "air_quality_station"
 @dataclass(frozen=True)
 class PmRatioParams:
     relative: float = 0.10  # PM2.5 may exceed PM10 by this share of PM10...
-    absolute: float = 5.0  # ...plus this many µg/m³ before a pair counts as inconsistent
+    absolute: float = 2.0  # ...plus this many µg/m³ before a pair counts as inconsistent
     min_count: int = 5  # consecutive pairs to open, and to clear
     pair_tolerance_s: float = 10.0  # "same time": one message carries both
     frozen_after: int = 4  # fewer than min_count: a frozen channel never opens one
