@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 
@@ -142,3 +143,20 @@ def test_flatline_and_out_of_range_through_engine_and_ingest(pipeline, publisher
     assert "150 %" in oor[4] and "above the maximum" in oor[4]
     dead = conn.execute("SELECT reason FROM dead_letters WHERE device_id = 'aq-001'").fetchall()
     assert dead == [("out_of_range",)]
+
+
+def test_dropout_asks_whether_a_last_will_already_explains_the_silence(conn, tenant,
+                                                                      station) -> None:  # fmt: skip
+    from analytics.alerts import Finding, apply_findings
+    from analytics.quality.dropout import ConnectivityAlerts
+
+    offline = ConnectivityAlerts(conn)
+    assert offline("aq-001") is False
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    will = Finding(kind="connectivity", device_id="aq-001", key="link", active=True,
+                   severity="warning", time=at, title="Offline", reason="last will")  # fmt: skip
+    apply_findings(conn, [will], source="test")
+    assert offline("aq-001") is True
+    apply_findings(conn, [replace(will, active=False, time=at + timedelta(minutes=1))],
+                   source="test")  # fmt: skip
+    assert offline("aq-001") is False
