@@ -81,7 +81,7 @@ class NeighbourAnomalyDetector:
         # (kind, metric) -> devices reporting it; and each device's neighbours among them,
         # nearest first, recomputed when the membership changes.
         self._members: dict[tuple[str, str], set[str]] = {}
-        self._near: dict[tuple[str, str], tuple[int, list[tuple[float, str]]]] = {}
+        self._near: dict[tuple[str, str], tuple[tuple[int, int], list[tuple[float, str]]]] = {}
 
     def observe(self, reading: Reading) -> Iterable[Finding]:
         metrics = self.p.series.get(reading.kind)
@@ -120,10 +120,11 @@ class NeighbourAnomalyDetector:
         group = (r.kind, r.metric)
         members = self._members[group]
         cache_key = (r.device_id, r.metric)
+        origin = self.locations.get(r.device_id)  # may reload the registry: look first
+        stamp = (len(members), self.locations.version)
         cached = self._near.get(cache_key)
-        if cached is not None and cached[0] == len(members):
+        if cached is not None and cached[0] == stamp:
             return cached[1]
-        origin = self.locations.get(r.device_id)
         found: list[tuple[float, str]] = []
         if origin is not None:
             for other in members:
@@ -133,7 +134,7 @@ class NeighbourAnomalyDetector:
                     if d <= self.p.radius_km:
                         found.append((d, other))
             found.sort()
-        self._near[cache_key] = (len(members), found)
+        self._near[cache_key] = (stamp, found)
         return found
 
     def _judge(self, r: Reading, s: _Series, level: float) -> tuple[Finding, ...]:

@@ -7,15 +7,18 @@ within ``tolerance`` lasting both ``min_count`` readings and ``min_s`` seconds (
 
 Two kinds of stillness are real and never flagged: a value pinned within ``bound_share`` of
 the profile's range from either bound (relative humidity at 100 % in rain, PM2.5 at the
-analyser's detection floor after a washout), and a ceiling: a run at the top of the
-series' recent values (the last ``ceiling_window`` before the run, none more than
-``ceiling_share`` above it) that it was already pressing against (at least
-``ceiling_approach`` of them that close): an analyser or transmitter clipping at its top
-of scale, a signal hovering at a limit. A stuck sensor freezes wherever it was, with a noisy
-past, not pressed against a maximum. Series listed in ``saturating`` (a drain's level when
-the pipe runs full in a storm, reached in minutes) need only the first condition. A run
-that began before the series had ``ceiling_window`` readings is not judged: there is no past
-to tell a ceiling from a frozen sensor by.
+analyser's detection floor after a washout), and a limit the signal was pressed against: a
+run within ``ceiling_share`` of the highest (or lowest) of the series' last
+``ceiling_window`` distinct values, reached while its moves had already shrunk to under
+``calm_ratio`` of their usual size (the median step between those values against the
+series' long-run typical step), or at a value it has already sat at for ``held_count``
+readings or more in its recent past: an analyser or transmitter compressing or clipping
+near its top of scale moves by a resolution step before it sits still, and keeps coming
+back to the same value. A stuck sensor freezes
+wherever it was, straight out of its usual noise. Series listed in ``saturating`` (a drain's
+level when the pipe runs full in a storm, reached in minutes) need only be at the top. A run
+that began before the series had ``ceiling_window`` distinct values is not judged: there is
+no past to tell a limit from a frozen sensor by.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from statistics import median
 
 from psycopg import Connection
 
@@ -33,6 +37,9 @@ from analytics.quality.wording import duration, with_unit
 from ioc_core.settings import Settings
 
 KIND = "quality_flatline"
+# EWMA weight of one step (a plain mean over the first 200): the usual step is the last few
+# hundred moves' size, slow enough that hours of hovering at a limit do not redefine it.
+STEP_WEIGHT = 0.005
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,9 @@ class FlatlineParams:
     tolerance: float = 0.0  # absolute; 0 means "equal" (up to float rounding)
     bound_share: float = 0.003  # runs this close to min or max (share of the range) are real
     series: Mapping[str, frozenset[str]] = field(default_factory=lambda: FLATLINE_SERIES)
-    ceiling_share: float = 0.01  # "close to the ceiling": within 1 % of the run's value
-    ceiling_approach: int = 3  # of the ``ceiling_window`` readings before the run
+    ceiling_share: float = 0.02  # "at the limit": within 2 % of the recent extreme
+    calm_ratio: float = 0.34  # recent steps under this share of the usual step: pressed
+    held_count: int = 5  # an earlier run this long at the same value marks a limit
     ceiling_window: int = 10
     saturating: frozenset[tuple[str, str]] = frozenset({("drainage_sensor", "level")})
 
@@ -54,6 +62,7 @@ class _Run:
     start: datetime
     last: datetime
     before: tuple[float, ...]  # the readings just before it (one per earlier run)
+    usual_step: float | None  # the series' typical step between distinct values
     count: int = 1
     active: bool = False
 
@@ -66,6 +75,9 @@ class FlatlineDetector:
         self.catalogue = catalogue or Catalogue()
         self._runs: dict[tuple[str, str], _Run] = {}
         self._recent: dict[tuple[str, str], deque[float]] = {}
+        self._step: dict[tuple[str, str], float] = {}  # EWMA of |step| between runs
+        self._steps_seen: dict[tuple[str, str], int] = {}
+        self._held: dict[tuple[str, str], deque[float]] = {}  # values of recent long runs
 
     def observe(self, reading: Reading) -> Iterable[Finding]:
         metrics = self.p.series.get(reading.kind)
@@ -94,7 +106,15 @@ class FlatlineDetector:
                 run.active = True
                 return (self._finding(reading, run, spec.unit, active=True),)
             return ()
-        self._runs[key] = _Run(reading.value, reading.time, reading.time, tuple(recent))
+        if run is not None and run.count >= self.p.held_count:
+            self._held.setdefault(key, deque(maxlen=20)).append(run.value)
+        usual = self._step.get(key)
+        self._runs[key] = _Run(reading.value, reading.time, reading.time, tuple(recent), usual)
+        if recent:
+            step = abs(reading.value - recent[-1])
+            n = self._steps_seen[key] = self._steps_seen.get(key, 0) + 1
+            weight = max(1 / n, STEP_WEIGHT)
+            self._step[key] = step if usual is None else usual + weight * (step - usual)
         recent.append(reading.value)
         if run is not None and run.active:
             return (self._finding(reading, run, spec.unit, active=False),)
@@ -104,15 +124,19 @@ class FlatlineDetector:
         margin = self.p.bound_share * (high - low)
         if r.value <= low + margin or r.value >= high - margin:
             return True
-        if len(run.before) < self.p.ceiling_window:
+        if len(run.before) < self.p.ceiling_window or run.usual_step is None:
             return True  # no past to judge by (see the module docstring)
         near = self.p.ceiling_share * max(abs(run.value), 1e-9)
-        if run.value < max(run.before) - near:
-            return False
-        if (r.kind, r.metric) in self.p.saturating:
+        top = run.value >= max(run.before) - near
+        bottom = run.value <= min(run.before) + near
+        if (r.kind, r.metric) in self.p.saturating and top:
             return True
-        pressing = sum(1 for v in run.before if abs(v - run.value) <= near)
-        return pressing >= self.p.ceiling_approach
+        if not (top or bottom):
+            return False
+        if run.value in self._held.get((r.device_id, r.metric), ()):
+            return True
+        steps = [abs(b - a) for a, b in zip(run.before, run.before[1:], strict=False)]
+        return median(steps) < self.p.calm_ratio * run.usual_step
 
     def tick(self, watermark: datetime) -> Iterable[Finding]:
         return ()

@@ -160,3 +160,33 @@ def test_dropout_asks_whether_a_last_will_already_explains_the_silence(conn, ten
     apply_findings(conn, [replace(will, active=False, time=at + timedelta(minutes=1))],
                    source="test")  # fmt: skip
     assert offline("aq-001") is False
+
+
+def test_neighbours_registered_after_the_detector_started_are_found(conn, tenant) -> None:
+    """The engine starts before a fleet is registered; its first readings find no coordinates,
+    and the neighbour lists must not stay empty once the registry has them."""
+    from analytics.alerts import Reading
+    from analytics.quality.anomaly_neighbour import NeighbourAnomalyDetector
+    from analytics.quality.directory import Locations
+
+    detector = NeighbourAnomalyDetector(locations=Locations(conn, reload_after_s=0))
+    ensure_tenant(conn, tenant, "Sở NN&MT")
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    ids = [f"ws-{i:03d}" for i in range(1, 6)]
+
+    def feed(minutes: range) -> None:
+        for m in minutes:
+            for i, device in enumerate(ids):
+                at, value = t0 + timedelta(minutes=m), 20.0 + i + (m % 7) / 10
+                detector.observe(
+                    Reading(device, tenant, "weather_station", None, "temperature", at, value)
+                )
+
+    feed(range(0, 10))  # unknown devices: nothing to compare yet
+    probe = Reading(ids[0], tenant, "weather_station", None, "temperature", t0, 20.0)
+    assert detector._neighbours(probe) == []
+    for i, device in enumerate(ids):
+        upsert_device(conn, DeviceIn(id=device, kind="weather_station", tenant_id=tenant,
+                                     lat=20.80 + 0.02 * i, lon=106.65 + 0.02 * i))  # fmt: skip
+    feed(range(10, 20))
+    assert [d for _, d in detector._neighbours(probe)] == ids[1:]
