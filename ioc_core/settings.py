@@ -348,7 +348,7 @@ class Settings(BaseSettings):
         None, description="kind.metric list the anomaly detectors watch; unset: the defaults"
     )
     quality_neighbour_radius_km: float = Field(
-        25.0, gt=0, description="Stations of the same kind this close are neighbours"
+        40.0, gt=0, description="Stations of the same kind this close are neighbours"
     )
     quality_lamp_min_power_w: float = Field(
         5.0, ge=0, description="A street light drawing less is dark"
