@@ -19,6 +19,7 @@ from ioc_api.auth.tokens import check_secret
 from ioc_api.problems import install_problem_handlers
 from ioc_api.routes import alerts as alert_routes
 from ioc_api.routes import aqi, auth, commands, devices, health, thresholds
+from ioc_api.routes import forecasts as forecast_routes
 from ioc_core.db import make_pool
 from ioc_core.settings import Settings
 
@@ -64,4 +65,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(thresholds.router)
     app.include_router(aqi.router)
     app.include_router(alert_routes.router)
+    app.include_router(forecast_routes.router)
     return app
