@@ -133,7 +133,7 @@ def _train(
     settings: Settings,
     now: datetime,
 ) -> _Trained:
-    config = ModelConfig(seed=settings.forecast_seed)
+    config = ModelConfig(seed=settings.forecast_seed, max_rows=settings.forecast_max_rows)
     model = fit_forecaster(history, served.spec, ZoneInfo(settings.forecast_tz), config)
     baselines = {k: fit_baseline(k, history, served.spec) for k in ("persistence",
                                                                      "seasonal_naive")}  # fmt: skip
