@@ -71,7 +71,7 @@ def test_loop_step_trains_stores_and_warns(served, conn) -> None:
     issued = conn.execute("SELECT DISTINCT issued_at FROM forecasts").fetchall()
     assert issued == [(last,)]  # the origin is the last complete hour
     alerts = conn.execute(
-        "SELECT device_id, kind, severity, state, labels, title FROM alerts WHERE kind = 'forecast'"
+        "SELECT device_id, severity, state, labels, title FROM alerts WHERE kind = 'forecast'"
     ).fetchall()
     assert len(alerts) == 1
     device, severity, state, labels, title = alerts[0]
