@@ -38,6 +38,7 @@ from ioc_api.routes import (
     thresholds,
 )
 from ioc_api.routes import wall as wall_routes
+from ioc_api.routes import forecasts as forecast_routes
 from ioc_core.db import make_pool
 from ioc_core.settings import Settings
 
@@ -113,4 +114,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open_data.router)
     app.include_router(alert_routes.router)
     app.include_router(wall_routes.router)
+    app.include_router(forecast_routes.router)
     return app

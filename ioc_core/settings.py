@@ -393,6 +393,9 @@ class Settings(BaseSettings):
     )
     forecast_keep_days: int = Field(30, ge=1, description="Stored forecasts older than this go")
     forecast_seed: int = Field(0, description="Seed of every model fit (reproducible training)")
+    forecast_max_rows: int = Field(
+        60_000, ge=1_000, description="(origin, horizon) pairs sampled per model fit"
+    )
     forecast_tz: str = Field(
         "Asia/Ho_Chi_Minh", description="Zone of the calendar features (hour of day, weekday)"
     )
