@@ -79,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "docs/api.md.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # The API's description is public (it holds no data); a deployment that wants no
+        # anonymous answer at all but /health and open data turns it off.
+        openapi_url="/openapi.json" if settings.api_public_docs else None,
     )
     install_problem_handlers(app)
     install_auth_handlers(app)

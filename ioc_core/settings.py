@@ -274,6 +274,9 @@ class Settings(BaseSettings):
     open_data_max_age_s: int = Field(
         300, ge=0, description="Cache-Control max-age of the open-data exports"
     )
+    api_public_docs: bool = Field(
+        True, description="Serve /openapi.json, /docs and /redoc (no data, no credentials)"
+    )
     # --- end api ---
 
     # --- alerts ---------------------------------------------------------------------------
