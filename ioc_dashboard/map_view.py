@@ -179,6 +179,7 @@ def view_from_relayout(
         return current
     if relayout.get("xaxis.autorange") or relayout.get("autosize"):
         return None if relayout.get("xaxis.autorange") else current
+
     def axis(name: str) -> tuple[float, float]:
         # A drag reports "xaxis.range[0]" and "[1]"; Plotly.relayout calls report the pair.
         pair = relayout.get(f"{name}.range") or (relayout[f"{name}.range[0]"],
