@@ -16,6 +16,7 @@ from typing import Annotated
 import psycopg
 import typer
 
+from analytics.alerts.cli import app as alerts_app
 from analytics.aqi_store import refresh_aqi
 from analytics.retention import RetentionReport, apply_retention
 from analytics.rollups import RefreshResult, refresh_until_caught_up
@@ -26,6 +27,30 @@ from ioc_core.settings import Settings
 
 log = logging.getLogger(__name__)
 app = typer.Typer(no_args_is_help=True, help="Telemetry rollups (1m, 1h) and retention.")
+# --- alerts ---
+app.add_typer(alerts_app, name="alerts")
+
+
+@app.command("evaluate")
+@fail_cleanly
+def evaluate(
+    scenario: Annotated[str, typer.Option("--scenario", help="Bundled name or a YAML path")],
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second")] = 60.0,
+    seed: Annotated[int, typer.Option(help="Scenario seed")] = 1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run a simulator scenario through broker, ingest, database and the alert engine on a
+    private stack, and score the alerts against its truth (precision, recall, per type)."""
+    from analytics.evaluate import run_evaluation
+
+    result = run_evaluation(scenario, speed=speed, seed=seed)
+    if not as_json:
+        for key in ("precision", "recall", "alerts", "false_positives", "incidents"):
+            typer.echo(f"{key:16} {result[key]}")
+    typer.echo(json.dumps(result))
+
+
+# --- end alerts ---
 
 
 def _connect(settings: Settings) -> psycopg.Connection:

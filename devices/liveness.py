@@ -149,7 +149,8 @@ WITH seen AS (
            (state IS NULL OR (state = 'offline' AND (source = 'silence' OR last_seen > changed)))
                AS back,
            EXISTS (SELECT 1 FROM alerts a WHERE a.device_id = seen.id
-                   AND a.kind = 'connectivity' AND a.state <> 'resolved') AS alerted
+                   AND a.kind = 'connectivity' AND a.state IN ('open', 'acknowledged'))
+               AS alerted
     FROM seen
 )
 SELECT id, tenant_id, last_seen, limit_s, stale, back FROM judged
@@ -170,7 +171,7 @@ def mark_silent_devices(conn: Connection) -> SilenceSweep:
         conn.execute(  # a retired device is not coming back: nobody should chase its alert
             """UPDATE alerts a SET state = 'resolved', resolved_at = now(), updated_at = now()
                FROM devices d WHERE d.id = a.device_id AND d.retired_at IS NOT NULL
-                 AND a.kind = 'connectivity' AND a.state <> 'resolved'"""
+                 AND a.kind = 'connectivity' AND a.state IN ('open', 'acknowledged')"""
         )
         with conn.cursor(row_factory=tuple_row) as cur:
             rows = cur.execute(_SWEEP, {"k": OFFLINE_AFTER_INTERVALS}).fetchall()
@@ -186,7 +187,8 @@ def mark_silent_devices(conn: Connection) -> SilenceSweep:
                 sweep.came_back.append(device_id)
             conn.execute(
                 """UPDATE alerts SET state = 'resolved', resolved_at = now(), updated_at = now()
-                   WHERE device_id = %s AND kind = 'connectivity' AND state <> 'resolved'""",
+                   WHERE device_id = %s AND kind = 'connectivity'
+                     AND state IN ('open', 'acknowledged')""",
                 (device_id,),
             )
     return sweep
@@ -194,11 +196,16 @@ def mark_silent_devices(conn: Connection) -> SilenceSweep:
 
 def _open_alert(conn: Connection, device_id: str, tenant_id: str, detail: str) -> None:
     conn.execute(
-        """INSERT INTO alerts (kind, severity, device_id, tenant_id, title, detail, source)
-           VALUES ('connectivity', 'warning', %s, %s, %s, %s, 'liveness')
-           ON CONFLICT (device_id) WHERE kind = 'connectivity' AND state <> 'resolved'
+        # One live alert per (kind, device, key): the alert engine's index (migration 0012),
+        # which may already have opened this one from the device's last will.
+        """INSERT INTO alerts (kind, severity, device_id, tenant_id, commune_code, title,
+                               detail, reason, source)
+           SELECT 'connectivity', 'warning', %(d)s, %(t)s, d.commune_code, %(title)s,
+                  %(detail)s, %(detail)s, 'liveness'
+           FROM devices d WHERE d.id = %(d)s
+           ON CONFLICT (kind, device_id, key) WHERE state IN ('open', 'acknowledged')
            DO NOTHING""",
-        (device_id, tenant_id, f"{device_id} is offline", detail),
+        {"d": device_id, "t": tenant_id, "title": f"{device_id} is offline", "detail": detail},
     )
 
 

@@ -13,10 +13,12 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 
+from analytics.alerts.preview import Preview, preview_rule
 from analytics.thresholds.errors import RuleNotFoundError, RuleValidationError
 from analytics.thresholds.models import RuleCreate, RuleOut, RulePatch, RuleSpec, RuleVersion
 from analytics.thresholds.models import ScopeType as ScopeTypeEnum
 from analytics.thresholds.service import (
+    check_references,
     create_rule,
     disable_rule,
     get_rule,
@@ -88,6 +90,15 @@ def threshold_create(conn: DbConn, principal: ThresholdWriter, rule: RuleCreate)
         audit.record(conn, principal, action="create", resource="threshold_rule",
                      resource_id=str(created.id), after=created)  # fmt: skip
     return created
+
+
+@router.post("/thresholds/preview")
+def threshold_preview(conn: DbConn, principal: ThresholdWriter, rule: RuleCreate) -> Preview:
+    """How many alerts ``rule`` (the body ``POST /thresholds`` takes) would have raised over
+    the last 7 days, replayed from the 1-minute rollups; nothing is stored."""
+    spec = RuleSpec.model_validate(rule.model_dump(exclude={"reason"}))
+    _call(check_references, conn, spec)
+    return preview_rule(conn, spec, tenant=principal.tenant_scope)
 
 
 @router.get("/thresholds/{rule_id}", responses=_NOT_FOUND)

@@ -66,8 +66,11 @@ def _online_count(settings: Settings, key: str) -> int:
 
 @fail_cleanly
 def demo(
-    stations: int = typer.Option(24, help="Simulated air-quality stations."),
-    interval: float = typer.Option(5.0, help="Seconds between readings of one station."),
+    devices: int = typer.Option(
+        3000, min=8, help="Simulated devices, composed like the city (all 8 kinds, 114 units)."
+    ),
+    scenario: str = typer.Option("standard", help="Scenario whose baseline and incidents play."),
+    seed: int = typer.Option(1, help="Same seed, same city."),
     keep_stack: bool = typer.Option(False, help="Leave PostgreSQL and Mosquitto running on exit."),
 ) -> None:
     from ioc_core.db import connect_db
@@ -91,12 +94,14 @@ def demo(
         sup.start("ingest", [*ioc, "ingest", "run"], logs / "ingest.log")
         sup.start("control", [*ioc, "ingest", "control"], logs / "control.log")
         sup.start("analytics", [*ioc, "analytics", "run"], logs / "analytics.log")
+        sup.start("alerts", [*ioc, "analytics", "alerts", "run"], logs / "alerts.log")
         sup.start("wall", [sys.executable, "-m", "ioc_dashboard"], logs / "wall.log")
         sup.start(
             "simulator",
-            [*ioc, "simulate", "air-quality", f"--stations={stations}", f"--interval={interval}"],
+            [*ioc, "simulate", f"--devices={devices}", f"--scenario={scenario}", "--speed=1",
+             f"--seed={seed}", "--prompt", "--no-progress"],
             logs / "simulator.log",
-        )
+        )  # fmt: skip
         wall_url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/"
         if not _wait_http(f"{settings.api_url}/health", timeout=60):
             raise IocError(f"the API did not answer at {settings.api_url}; see {logs}/api.log")
@@ -121,7 +126,7 @@ def demo(
                 raise IocError(f"stopped because a component exited: {names}; logs in {logs}/")
             online = _online_count(settings, wall_key)
             if online != reported:
-                typer.echo(f"stations online: {online}/{stations}")
+                typer.echo(f"devices online: {online}/{devices}")
                 reported = online
             time.sleep(5)
     except _StopRequestedError:

@@ -1,4 +1,4 @@
-"""``ioc demo`` as a user runs it: up with stations online, then Ctrl-C leaves nothing behind."""
+"""``ioc demo`` as a user runs it: the simulated city online, then Ctrl-C leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from ioc_core.stack.temporary import settings_env
 from tests.conftest import api_key_headers, make_var_dir, stack_settings
 
 pytestmark = [pytest.mark.db, pytest.mark.broker, pytest.mark.slow]
+
+DEVICES = 60  # city_counts(60): a few of each kind, lights behind one cabinet
 
 
 def _descendants(pid: int) -> set[int]:
@@ -41,21 +43,24 @@ def test_demo_runs_the_city_and_ctrl_c_stops_everything():
     s = stack_settings(var_dir)
     env = settings_env(s)
     demo = subprocess.Popen(
-        [sys.executable, "-m", "ioc_core.cli.main", "demo", "--stations=20", "--interval=1"],
+        [sys.executable, "-m", "ioc_core.cli.main", "demo", f"--devices={DEVICES}"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        deadline, online, headers = time.monotonic() + 60, 0, None
-        while time.monotonic() < deadline and online < 20:
+        deadline, online, headers, kinds = time.monotonic() + 90, 0, None, set()
+        while time.monotonic() < deadline and online < DEVICES:
             assert demo.poll() is None, demo.stdout.read() if demo.stdout else ""
             try:
                 headers = headers or _operator_key(s)
                 response = httpx.get(f"{s.api_url}/devices", headers=headers, timeout=2)
-                online = sum(d["status"] == "online" for d in response.json()["items"])
+                items = response.json()["items"]
+                online = sum(d["status"] == "online" for d in items)
+                kinds = {d["kind"] for d in items if d["status"] == "online"}
             except (httpx.HTTPError, psycopg.Error, KeyError):
                 pass
             time.sleep(0.5)
-        assert online == 20
+        assert online == DEVICES
+        assert len(kinds) == 8  # every kind of the catalogue is in the demo city
         assert httpx.get(f"http://127.0.0.1:{s.dashboard_port}/", timeout=5).status_code == 200
         started = _descendants(demo.pid)
         started |= {

@@ -1,0 +1,186 @@
+"""The engine's core, transport aside: messages in, findings out, findings into alerts.
+
+Readings are decoded by ingest's own contract code (:func:`ingest.decode.decode`), so the
+engine accepts exactly what ingest stores, for the same reasons; a message ingest would reject
+is dead-lettered by ingest and ignored here. Event time drives everything: the watermark is the
+latest reading time seen (bounded by ingest's future limit), and ``tick`` passes it to each
+detector, so a replay at 60x raises the alerts it would have raised live, at the event times.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import entry_points
+
+from psycopg import Connection
+from pydantic import ValidationError
+
+from analytics.alerts.connectivity import ConnectivityDetector
+from analytics.alerts.directory import DeviceDirectory
+from analytics.alerts.model import AlertChange, Detector, Finding, Reading
+from analytics.alerts.store import apply_findings
+from analytics.alerts.thresholds import ThresholdDetector
+from analytics.alerts.warm import restore_live_alerts, warm_hourly_means
+from analytics.thresholds import list_rules
+from devices.errors import TopicError
+from devices.payloads import StatusV1
+from devices.topics import Channel, Topic
+from ingest.decode import decode
+from ingest.readings import Limits
+from ingest.registry_cache import RegistryCache
+from ioc_core.settings import Settings
+
+__all__ = ["DETECTORS_GROUP", "AlertEngine", "EngineStats", "load_detectors"]
+
+log = logging.getLogger(__name__)
+DETECTORS_GROUP = "ioc.detectors"
+SOURCE = "engine"
+
+DetectorFactory = Callable[[Settings, Connection], Detector]
+
+
+def load_detectors(settings: Settings, conn: Connection) -> dict[str, Detector]:
+    """Every detector registered in ``ioc.detectors``; one that fails to build is logged and
+    left out rather than keeping the whole engine down."""
+    found: dict[str, Detector] = {}
+    for ep in sorted(entry_points(group=DETECTORS_GROUP), key=lambda e: e.name):
+        try:
+            factory: DetectorFactory = ep.load()
+            found[ep.name] = factory(settings, conn)
+        except Exception:
+            log.exception("detector %s could not be loaded; running without it", ep.name)
+    return found
+
+
+@dataclass(slots=True)
+class EngineStats:
+    messages: int = 0
+    readings: int = 0
+    ignored: int = 0
+    findings: int = 0
+    changes: int = 0
+    detector_errors: dict[str, int] = field(default_factory=dict)
+
+
+class AlertEngine:
+    def __init__(
+        self, settings: Settings, conn: Connection, *,
+        detectors: dict[str, Detector] | None = None, now: datetime | None = None,
+    ) -> None:  # fmt: skip
+        """``conn``: the engine's autocommit connection (rules, registry, alerts)."""
+        self.settings = settings
+        self.conn = conn
+        self.stats = EngineStats()
+        self.limits = Limits(
+            max_payload_bytes=settings.ingest_max_payload_bytes,
+            max_future=timedelta(seconds=settings.ingest_max_future_s),
+            max_past=timedelta(seconds=settings.ingest_max_past_s),
+        )
+        self.cache = RegistryCache(conn)
+        self.directory = DeviceDirectory(conn)
+        self.thresholds = ThresholdDetector(list_rules(conn, enabled=True))
+        self.connectivity = ConnectivityDetector()
+        extra = load_detectors(settings, conn) if detectors is None else detectors
+        self.detectors: dict[str, Detector] = {
+            "thresholds": self.thresholds, "connectivity": self.connectivity, **extra,
+        }  # fmt: skip
+        self.watermark: datetime | None = None
+        self._observers = [(name, d.observe) for name, d in self.detectors.items()]
+        restored = restore_live_alerts(conn, self.thresholds, self.connectivity)
+        warmed = warm_hourly_means(conn, self.thresholds, now or datetime.now(UTC))
+        log.info("engine ready: %d rules, detectors %s, %d live alerts restored, %d hourly "
+                 "means warmed", sum(1 for _ in self.thresholds.rules()),
+                 sorted(self.detectors), restored, warmed)  # fmt: skip
+
+    def use_connection(self, conn: Connection) -> None:
+        """After a database outage: the new connection for everything the engine reads."""
+        old, self.conn = self.conn, conn
+        self.directory.use_connection(conn)
+        self.cache = RegistryCache(conn)
+        old.close()
+
+    def reload_rules(self) -> None:
+        self.thresholds.set_rules(list_rules(self.conn, enabled=True))
+
+    # --- messages -----------------------------------------------------------------------
+    def handle(self, topic: str, payload: bytes, received_at: datetime) -> list[Finding]:
+        """One MQTT message; never raises for bad input (ingest dead-letters it)."""
+        self.stats.messages += 1
+        if topic.endswith("/status"):
+            return self._status(topic, payload)
+        self.cache.maybe_refresh()
+        decoded = decode(topic, payload, received_at=received_at, cache=self.cache,
+                         limits=self.limits)  # fmt: skip
+        if not decoded.rows:
+            self.stats.ignored += 1
+            return []
+        findings: list[Finding] = []
+        devices, metrics = self.directory.by_key, self.directory.metrics
+        watermark = self.watermark
+        for time, device_key, metric_id, value in decoded.rows:
+            info = devices.get(device_key) or self.directory.device(device_key)
+            metric = metrics.get(metric_id)
+            if info is None or metric is None:
+                self.stats.ignored += 1
+                continue
+            reading = Reading(info.id, info.tenant_id, info.kind, info.commune_code, metric,
+                              time, value)  # fmt: skip
+            self.stats.readings += 1
+            if watermark is None or time > watermark:
+                watermark = self.watermark = time
+            for name, observe in self._observers:
+                try:
+                    found = observe(reading)
+                except Exception:
+                    self._failed(name, "observe", reading)
+                    continue
+                if found:
+                    findings += found
+        return findings
+
+    def _status(self, topic: str, payload: bytes) -> list[Finding]:
+        try:
+            parsed = Topic.parse(topic)
+            status = StatusV1.model_validate_json(payload)
+        except (TopicError, ValidationError, ValueError):
+            self.stats.ignored += 1
+            return []
+        if parsed.channel is not Channel.STATUS:
+            return []
+        info = self.directory.device_by_id(parsed.device_id)
+        if info is None or info.tenant_id != parsed.tenant:
+            self.stats.ignored += 1
+            return []
+        watermark = self.watermark or status.ts
+        return self.connectivity.status(info.id, status.state, status.ts, status.reason,
+                                        watermark)  # fmt: skip
+
+    def tick(self) -> list[Finding]:
+        if self.watermark is None:
+            return []
+        return self._each("tick", self.watermark)
+
+    def _each(self, method: str, arg: Reading | datetime) -> list[Finding]:
+        """Call every detector; a detector that raises is counted and logged, never fatal."""
+        out: list[Finding] = []
+        for name, detector in self.detectors.items():
+            try:
+                out.extend(getattr(detector, method)(arg))
+            except Exception:
+                self._failed(name, method, arg)
+        return out
+
+    def _failed(self, name: str, method: str, arg: Reading | datetime) -> None:
+        self.stats.detector_errors[name] = self.stats.detector_errors.get(name, 0) + 1
+        log.exception("detector %s failed in %s on %s", name, method, arg)
+
+    def commit(self, findings: Sequence[Finding]) -> list[AlertChange]:
+        if not findings:
+            return []
+        self.stats.findings += len(findings)
+        changes = apply_findings(self.conn, findings, source=SOURCE)
+        self.stats.changes += len(changes)
+        return changes

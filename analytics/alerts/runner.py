@@ -1,0 +1,195 @@
+"""``ioc analytics alerts run``: the engine as its own MQTT consumer.
+
+paho's network thread only appends messages to a deque; the engine thread takes them in
+batches, evaluates, commits the batch's findings in one transaction and only then acknowledges
+the batch to the broker (QoS 1, persistent session), so a crash re-delivers rather than loses
+what was not judged. Readings come through a shared subscription (``alerts_shared_group``);
+status messages through a plain one, because brokers do not send retained messages to shared
+subscriptions and the engine needs each device's retained ``online`` to tell a last will from
+a goodbye. A notifier thread delivers the outbox (:mod:`.notify`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from analytics.alerts.engine import AlertEngine
+from analytics.alerts.escalation import escalate_due
+from analytics.alerts.model import Finding
+from analytics.alerts.notify import Notifier
+from devices.topics import Channel, subscription
+from ingest.formats.iota import TOPIC_FILTERS as IOTA_FILTERS
+from ingest.paho_tuning import IngestClient, ack_batch
+from ioc_core.settings import Settings
+
+__all__ = ["EngineRunner", "reading_filters"]
+
+log = logging.getLogger(__name__)
+
+# Up to this many messages judged per commit: bounds a batch's latency under load while one
+# transaction still covers many findings when a front of pollution crosses the city.
+_BATCH = 500
+_POLL_S = 0.002
+# Pause the network thread above this many waiting messages: the broker's in-flight window
+# then fills and it stops sending (backpressure, as ingest does).
+_MAX_PENDING = 50_000
+_SUMMARY_EVERY_S = 60.0
+# Pacing of commit retries while the database is away; the batch stays unacknowledged.
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.5, 10.0
+
+
+def reading_filters(settings: Settings) -> list[str]:
+    filters = [subscription(Channel.TELEMETRY), subscription(Channel.SENML), *IOTA_FILTERS]
+    group = settings.alerts_shared_group
+    return [f"$share/{group}/{f}" for f in filters] if group else filters
+
+
+@dataclass(slots=True)
+class _Message:
+    topic: str
+    payload: bytes
+    received: datetime
+    mid: int
+    qos: int
+
+
+class EngineRunner:
+    def __init__(self, settings: Settings, *, client_id: str | None = None) -> None:
+        self.s = settings
+        self.client_id = client_id or settings.alerts_client_id
+        self.subscribed = threading.Event()
+        self.ready = threading.Event()
+        self._pending: deque[_Message] = deque()
+        self._room = threading.Event()
+        self._room.set()
+        self.engine: AlertEngine | None = None
+        self.notifier = Notifier(settings, client_id=f"{self.client_id}-notify")
+        self._stop = threading.Event()
+        self._next_rules = 0.0
+
+    # --- network thread -----------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, rc: object,
+                    props: object = None) -> None:  # fmt: skip
+        if getattr(rc, "is_failure", False):
+            log.error("broker refused the connection: %s", rc)
+            return
+        filters = [*reading_filters(self.s), subscription(Channel.STATUS)]
+        client.subscribe([(f, 1) for f in filters])
+        log.info("alert engine subscribed to %s", filters)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        self._pending.append(_Message(msg.topic, bytes(msg.payload), datetime.now(UTC), msg.mid,
+                                      msg.qos))  # fmt: skip
+        if len(self._pending) >= _MAX_PENDING:
+            self._room.clear()
+            self._room.wait()
+
+    # --- engine thread ------------------------------------------------------------------
+    def _drain(self, engine: AlertEngine, client: mqtt.Client) -> int:
+        batch: list[_Message] = []
+        while self._pending and len(batch) < _BATCH:
+            batch.append(self._pending.popleft())
+        if not self._room.is_set() and len(self._pending) < _MAX_PENDING // 2:
+            self._room.set()
+        if not batch:
+            return 0
+        findings: list[Finding] = []
+        for m in batch:
+            findings += engine.handle(m.topic, m.payload, m.received)
+        self._commit(engine, findings)
+        ack_batch(client, [m.mid for m in batch if m.qos == 1])
+        return len(batch)
+
+    def _commit(self, engine: AlertEngine, findings: list[Finding]) -> None:
+        """Commit, retrying through a database outage: the findings are kept and the batch
+        is not acknowledged until they are stored (stopping meanwhile leaves the batch to be
+        redelivered to the next run)."""
+        if not findings:
+            return
+        delay = _RETRY_FIRST_S
+        while True:
+            try:
+                if engine.commit(findings):
+                    self.notifier.kick()
+                return
+            except psycopg.OperationalError as exc:
+                log.warning("database unavailable (%s); %d findings wait, retry in %.1fs",
+                            exc, len(findings), delay)  # fmt: skip
+                if self._stop.wait(delay):
+                    raise
+                delay = min(delay * 2, _RETRY_MAX_S)
+                self._reconnect(engine)
+
+    def _reconnect(self, engine: AlertEngine) -> None:
+        try:
+            engine.use_connection(self._connect())
+        except psycopg.OperationalError as exc:
+            log.warning("still no database: %s", exc)
+
+    def _connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.s.postgres_dsn, autocommit=True, connect_timeout=10)
+
+    def _housekeeping(self, engine: AlertEngine) -> None:
+        """Escalation and rule reloads: skipped, not fatal, while the database is away."""
+        try:
+            if escalate_due(engine.conn, self.s.alerts_escalate_after_s,
+                            self.s.alerts_escalation_max_level):  # fmt: skip
+                self.notifier.kick()
+            if time.monotonic() >= self._next_rules:
+                engine.reload_rules()
+                self._next_rules = time.monotonic() + self.s.alerts_rules_reload_s
+        except psycopg.OperationalError as exc:
+            log.warning("housekeeping skipped, database unavailable: %s", exc)
+            self._reconnect(engine)
+
+    def run(self, stop: threading.Event) -> None:
+        self._stop = stop
+        engine = self.engine = AlertEngine(self.s, self._connect())
+        notifier_thread = threading.Thread(target=self.notifier.run, args=(stop,),
+                                           name="alerts-notifier", daemon=True)  # fmt: skip
+        notifier_thread.start()
+        client = IngestClient(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                              clean_session=False, manual_ack=True)  # fmt: skip
+        if self.s.mqtt_username:
+            client.username_pw_set(self.s.mqtt_username, self.s.mqtt_password)
+        client.on_connect = self._on_connect
+        client.on_subscribe = lambda *_: self.subscribed.set()
+        client.on_message = self._on_message
+        client.max_inflight_messages_set(5_000)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.connect_async(self.s.mqtt_host, self.s.mqtt_port, keepalive=30)
+        client.loop_start()
+        self.ready.set()
+        now = time.monotonic()
+        next_tick, next_summary = now, now
+        self._next_rules = now + self.s.alerts_rules_reload_s
+        try:
+            while not stop.is_set():
+                if not self._drain(engine, client):
+                    time.sleep(_POLL_S)
+                now = time.monotonic()
+                if now >= next_tick:
+                    self._commit(engine, engine.tick())
+                    self._housekeeping(engine)
+                    next_tick = now + self.s.alerts_tick_s
+                if now >= next_summary:
+                    log.info("alert engine %s watermark=%s", engine.stats, engine.watermark)
+                    next_summary = now + _SUMMARY_EVERY_S
+        except psycopg.OperationalError:
+            if not stop.is_set():
+                raise
+        finally:
+            self._room.set()
+            client.loop_stop()
+            client.disconnect()
+            notifier_thread.join(timeout=10)
+            engine.conn.close()

@@ -1,0 +1,143 @@
+"""MQTT connections of simulated devices: one per device, or one per gateway for big fleets.
+
+A real city does not open 100,000 TCP connections to its broker: street lights talk LoRaWAN or
+NB-IoT to a network server, and a lighting cabinet's controller speaks for its circuit. A
+gateway link is that: one MQTT session publishing on the topics of many devices, with its own
+last will on its gateway device's status topic (a lost gateway is one ``offline``, as a lost
+LoRaWAN network server would be). Per-device links are used for small fleets, so each device
+has its own last will and an ``offline`` incident is a real unclean disconnect.
+
+Backpressure: QoS 1 with paho's in-flight window; ``publish`` blocks while this link has more
+than ``window`` messages not yet acknowledged by the broker, so a slow broker slows the
+simulator down instead of growing paho's queue without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from devices.payloads import StatusV1
+from devices.topics import Channel, Topic
+from ioc_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CommandHandler = Callable[[str, str, bytes], None]  # (tenant, device id, payload)
+
+
+class Link:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client_id: str,
+        tenant: str,
+        device_id: str,
+        login: tuple[str, str] | None,
+        on_command: CommandHandler | None,
+        command_filter: str | None = None,
+        window: int = 1000,
+        will_ts: datetime,
+    ) -> None:
+        self.s = settings
+        self.tenant = tenant
+        self.device_id = device_id
+        self.window = window
+        self.pending = 0
+        self.acked = 0
+        self.errors = 0
+        self.connected = threading.Event()
+        self._cond = threading.Condition()
+        self._on_command = on_command
+        self.status_topic = str(Topic(tenant, device_id, Channel.STATUS))
+        self.command_filter = command_filter or str(Topic(tenant, device_id, Channel.COMMAND))
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        c.max_inflight_messages_set(min(window, 65_535))
+        if login is not None:
+            c.username_pw_set(*login)
+        elif settings.mqtt_username:
+            c.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+        will = StatusV1(v=1, ts=will_ts, state="offline", reason="connection lost")
+        c.will_set(self.status_topic, will.to_json(), qos=1, retain=True)
+        c.on_connect = self._connected
+        c.on_disconnect = self._disconnected
+        c.on_publish = self._published
+        c.on_message = self._message
+        self.client = c
+
+    def start(self) -> None:
+        self.client.connect_async(self.s.mqtt_host, self.s.mqtt_port, keepalive=60)
+        self.client.loop_start()
+
+    def _connected(
+        self, c: mqtt.Client, _u: object, _f: object, reason: object, _p: object
+    ) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("link %s refused: %s", self.device_id, reason)
+            return
+        if self._on_command is not None:
+            c.subscribe(self.command_filter, qos=1)
+        self.connected.set()
+
+    def _disconnected(self, *_: object) -> None:
+        self.connected.clear()
+
+    def _published(self, *_: object) -> None:
+        with self._cond:
+            self.pending -= 1
+            self.acked += 1
+            self._cond.notify_all()
+
+    def _message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        parts = msg.topic.split("/")
+        if self._on_command is not None and len(parts) == 5:
+            self._on_command(parts[2], parts[3], bytes(msg.payload))
+
+    def publish(
+        self, topic: str, payload: bytes, *, retain: bool = False, timeout: float = 30.0
+    ) -> bool:
+        """Queue one QoS 1 message; waits while the in-flight window is full."""
+        with self._cond:
+            if self.pending >= self.window and not self._cond.wait_for(
+                lambda: self.pending < self.window, timeout
+            ):
+                self.errors += 1
+                return False
+            self.pending += 1
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            with self._cond:
+                self.pending -= 1
+                self.errors += 1
+            return False
+        return True
+
+    def status(self, state: str, ts: datetime, reason: str | None = None) -> None:
+        msg = StatusV1(v=1, ts=ts, state=state, reason=reason)
+        self.publish(self.status_topic, msg.to_json(), retain=True)
+
+    def flush(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self.pending <= 0, timeout)
+
+    def close(self, ts: datetime, *, say_goodbye: bool = True) -> None:
+        if say_goodbye and self.connected.is_set():
+            self.status("offline", ts, "simulator stopped")
+            self.flush(5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def drop(self) -> None:
+        """Lose the connection without DISCONNECT, as a device losing power does: the broker
+        publishes this link's last will."""
+        self.flush(5)
+        self.client.loop_stop()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
