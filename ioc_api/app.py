@@ -37,8 +37,8 @@ from ioc_api.routes import (
     telemetry,
     thresholds,
 )
-from ioc_api.routes import wall as wall_routes
 from ioc_api.routes import forecasts as forecast_routes
+from ioc_api.routes import wall as wall_routes
 from ioc_core.db import make_pool
 from ioc_core.settings import Settings
 
