@@ -34,7 +34,11 @@ INITIAL_LAT_RANGE: Final = (20.58, 21.26)
 INITIAL_BOX: Final = (INITIAL_LON_RANGE[0], INITIAL_LAT_RANGE[0],
                       INITIAL_LON_RANGE[1], INITIAL_LAT_RANGE[1])  # fmt: skip
 # Static traces: communes, outline, commune names. Device traces start after them.
+NAMES_TRACE: Final = 2
 MAP_DYNAMIC_OFFSET: Final = 3
+# Commune names show once the view is narrower than this (degrees of longitude): over the
+# whole city 114 names overlap into noise and cost a text layout on every pan.
+NAMES_BELOW_DEG: Final = 0.45
 # The most classes a layer has (AQI: no value + six bands); unused traces stay empty.
 DEVICE_TRACES: Final = 7
 CLUSTER_PREFIX: Final = "cluster:"
@@ -65,9 +69,13 @@ def static_traces() -> list[go.Scatter]:
         go.Scatter(
             x=[c.lon for c in names], y=[c.lat for c in names], text=[c.name for c in names],
             mode="text", textfont={"size": 10, "color": "rgba(160,190,220,0.55)"},
-            hoverinfo="skip", showlegend=False, meta="commune-names",
+            hoverinfo="skip", showlegend=False, meta="commune-names", visible=False,
         ),
     ]  # fmt: skip
+
+
+def names_visible(box: tuple[float, float, float, float] | None) -> bool:
+    return box is not None and box[2] - box[0] < NAMES_BELOW_DEG
 
 
 def _label(cls: LayerClass, lang: Language) -> str:
@@ -171,10 +179,16 @@ def view_from_relayout(
         return current
     if relayout.get("xaxis.autorange") or relayout.get("autosize"):
         return None if relayout.get("xaxis.autorange") else current
+
+    def axis(name: str) -> tuple[float, float]:
+        # A drag reports "xaxis.range[0]" and "[1]"; Plotly.relayout calls report the pair.
+        pair = relayout.get(f"{name}.range") or (relayout[f"{name}.range[0]"],
+                                                 relayout[f"{name}.range[1]"])  # fmt: skip
+        return float(pair[0]), float(pair[1])
+
     try:
-        x0, x1 = float(relayout["xaxis.range[0]"]), float(relayout["xaxis.range[1]"])
-        y0, y1 = float(relayout["yaxis.range[0]"]), float(relayout["yaxis.range[1]"])
-    except (KeyError, TypeError, ValueError):
+        (x0, x1), (y0, y1) = axis("xaxis"), axis("yaxis")
+    except (KeyError, TypeError, ValueError, IndexError):
         return current
     return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 

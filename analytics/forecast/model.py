@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.inspection import permutation_importance
+from threadpoolctl import threadpool_limits
 
 from analytics.forecast.errors import ForecastInputError
 from analytics.forecast.features import feature_names, make_features
@@ -56,6 +57,12 @@ class ModelConfig:
     coverage: float = 0.8  # p10-p90
     warmup_seasons: int = 1  # origins need this much history before them
     importance_rows: int = 2_000
+    # OpenMP threads per fit/predict. One: on a shared two-vCPU host, OpenMP's spinning
+    # workers under oversubscription made a fit 15x slower than a single thread (measured).
+    threads: int = 1
+    # Fit the per-horizon linear anchor (LINEAR) before the trees. Off by default: on the
+    # I-94 backtest it did not beat trees on the plain change (docs/forecasts.md).
+    linear_anchor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,12 @@ class QuantileForecaster:
         self, series: DeviceSeries, origins: IntArray, horizons: IntArray
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """p10, p50, p90 (original units) for each ``(origin, horizon)`` pair of one series."""
+        with threadpool_limits(limits=self.config.threads, user_api="openmp"):
+            return self._predict_rows(series, origins, horizons)
+
+    def _predict_rows(
+        self, series: DeviceSeries, origins: IntArray, horizons: IntArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         z = forward(self.spec, series.grid.values)
         rows = make_features(
             z, series.grid.start, self.spec, self.tz, origins, horizons,
@@ -125,9 +138,7 @@ class QuantileForecaster:
         origin = len(values) - 1
         horizons = np.arange(1, self.spec.horizons + 1, dtype=np.int64)
         p10, p50, p90 = self.predict_rows(series, np.full_like(horizons, origin), horizons)
-        return Forecast(
-            series.device_id, series.grid.time_of(origin + 1), horizons, p10, p50, p90
-        )
+        return Forecast(series.device_id, series.grid.time_of(origin + 1), horizons, p10, p50, p90)
 
 
 def fit_forecaster(
@@ -138,11 +149,16 @@ def fit_forecaster(
     Deterministic for a given history, spec and ``config.seed``.
     """
     config = config or ModelConfig()
+    with threadpool_limits(limits=config.threads, user_api="openmp"):
+        return _fit(history, spec, tz, config)
+
+
+def _fit(
+    history: list[DeviceSeries], spec: TargetSpec, tz: tzinfo, config: ModelConfig
+) -> QuantileForecaster:
     rng = np.random.default_rng(config.seed)
     exog_names = tuple(sorted(history[0].exog)) if history else ()
-    tides = {
-        s.device_id: fit_tide(s.grid.times, s.grid.values) for s in history if spec.tide
-    }
+    tides = {s.device_id: fit_tide(s.grid.times, s.grid.values) for s in history if spec.tide}
     train_x, train_y, cal = [], [], []
     for s in history:
         if set(s.exog) != set(exog_names):
@@ -175,7 +191,11 @@ def fit_forecaster(
         x, y = x[keep], y[keep]
     names = feature_names(spec, exog_names)
     train_h = x[:, names.index("horizon")].astype(np.int64)
-    linear = _fit_linear(x, y, train_h, names, spec.horizons)
+    linear = (
+        _fit_linear(x, y, train_h, names, spec.horizons)
+        if config.linear_anchor
+        else np.zeros((spec.horizons, len(LINEAR) + 1))
+    )
     y = y - _linear(linear, x, train_h, names)
     models = [_fit_quantile(x, y, q, config) for q in QUANTILES]
     cal_x = np.concatenate([c[0] for c in cal])

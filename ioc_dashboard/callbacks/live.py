@@ -52,6 +52,7 @@ def register(app: dash.Dash, ctx: WallContext) -> None:
         traces = map_view.device_traces(wall, lang=lang, labels=labels, selected=selected)
         for offset, trace in enumerate(traces):
             patch["data"][map_view.MAP_DYNAMIC_OFFSET + offset] = trace.to_plotly_json()
+        patch["data"][map_view.NAMES_TRACE]["visible"] = map_view.names_visible(box)
         if ctx.tile_url:
             view_box = box or map_view.INITIAL_BOX
             patch["layout"]["images"] = tiles.tile_images(ctx.tile_url, view_box)

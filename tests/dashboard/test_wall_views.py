@@ -96,10 +96,21 @@ def test_view_follows_pan_and_zoom_and_resets() -> None:
     relayout = {"xaxis.range[0]": 106.7, "xaxis.range[1]": 106.5,
                 "yaxis.range[0]": 20.8, "yaxis.range[1]": 20.9}  # fmt: skip
     assert map_view.view_from_relayout(relayout, None) == (106.5, 20.8, 106.7, 20.9)
+    paired = {"xaxis.range": [106.5, 106.7], "yaxis.range": [20.8, 20.9]}
+    assert map_view.view_from_relayout(paired, None) == (106.5, 20.8, 106.7, 20.9)
     assert map_view.view_from_relayout({"xaxis.autorange": True}, (1, 2, 3, 4)) is None
     assert map_view.view_from_relayout({"dragmode": "pan"}, (1, 2, 3, 4)) == (1, 2, 3, 4)
     x0, y0, x1, y1 = map_view.zoom_box((106.6, 20.8, 106.6, 20.8))  # one point: ~1 km box
     assert x1 - x0 == pytest.approx(0.012) and y1 - y0 == pytest.approx(0.012)
+
+
+def test_commune_names_show_only_when_zoomed_in() -> None:
+    figure = map_view.map_figure(labels=LABELS, lang="vi")
+    names = figure.data[map_view.NAMES_TRACE]
+    assert names.meta == "commune-names" and len(names.text) == 114 and names.visible is False
+    assert not map_view.names_visible(None)
+    assert not map_view.names_visible(map_view.INITIAL_BOX)
+    assert map_view.names_visible((106.6, 20.8, 106.8, 20.9))
 
 
 def test_tiles_cover_the_view_with_at_most_the_limit() -> None:
