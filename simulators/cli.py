@@ -20,8 +20,10 @@ import typer
 from ioc_core.cli.common import fail_cleanly, settings_from_env, stop_on_signals
 from ioc_core.errors import IocError
 from simulators.air_quality import AirQualityFleet
+from simulators.video.cli import video as video_command
 
 app = typer.Typer(help="Simulated devices: the city, scenarios with ground truth, history, replay.")
+app.command("video")(video_command)
 
 
 def _emit_json(data: dict[str, object]) -> None:
