@@ -309,12 +309,14 @@ class Engine:
             log.warning("%s shares a gateway link: it goes silent, no last will fires", d.sim.id)
             self._dropped[key] = None
             return
-        # Re-arm the last will with the incident's start time, then vanish.
+        # Reconnect with the last will stamped at the incident's start (a will carries its
+        # connect time, and the online status says when that was), then vanish.
         old = d.link
         old.close(at, say_goodbye=False)
         fresh = self._link(d.sim, at)
         fresh.start()
         fresh.connected.wait(10)
+        fresh.status("online", at)
         fresh.drop()
         self._dropped[key] = fresh
 

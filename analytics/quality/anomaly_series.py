@@ -25,7 +25,7 @@ ANOMALY_SERIES: Mapping[str, frozenset[str]] = {
 # Units on which a change is multiplicative (a concentration doubling, a drain filling), so
 # residuals are taken on log values; elsewhere (temperature, humidity, pressure) differences.
 LOG_UNITS = frozenset({"ug/m3", "cm", "L/s", "m3/h", "mg/L"})
-LOG_FLOOR_SCALE = 0.05  # smallest residual spread on a log scale: 5 %
+LOG_FLOOR_SCALE = 0.08  # smallest residual spread on a log scale: 8 %
 LINEAR_FLOOR_SHARE = 0.005  # smallest spread on a linear scale: 0.5 % of the profile's range
 
 

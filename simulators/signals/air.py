@@ -62,9 +62,9 @@ class AirQualitySignal(Signal):
         return {
             "pm25": round(max(1.0, pm25), 1),
             "pm10": round(max(2.0, pm10), 1),
-            "no2": round(max(2.0, (12 + 22 * traffic) * self.urban * math.exp(noise * 0.6)), 1),
-            "so2": round(max(1.0, (22 if self.industrial else 9) * math.exp(noise * 0.5)), 1),
-            "co": round(max(200.0, (500 + 900 * traffic) * self.urban * math.exp(noise * 0.5))),
+            "no2": round(max(2.0, (12 + 22 * traffic) * self.urban * math.exp(noise * 0.4)), 1),
+            "so2": round(max(1.0, (22 if self.industrial else 9) * math.exp(noise * 0.3)), 1),
+            "co": round(max(200.0, (500 + 900 * traffic) * self.urban * math.exp(noise * 0.4))),
             "o3": round(max(2.0, o3), 1),
             "temperature": round(wx["temperature"] + self.rng.gauss(0, 0.15), 1),
             "humidity": round(min(100.0, wx["humidity"] + self.rng.gauss(0, 1)), 1),

@@ -332,3 +332,33 @@ def test_an_unknown_conditions_profile_is_refused_with_its_name(tmp_path):
     )
     assert proc.returncode == 1
     assert "--conditions" in proc.stderr and "foggy" in proc.stderr
+
+
+@pytest.mark.slow
+def test_the_frames_show_the_conditions_the_truth_lists():
+    """Night frames are darker than dusk, dusk than day; shake moves the static scene."""
+    spec = VideoSpec(seed=8, minutes=24.0 / 60, width=320, height=180, profile="mixed")
+    scene = plan_scene(spec)
+    frames: list[np.ndarray] = []
+    render_frames(scene, on_frame=lambda f: frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)))
+    means: dict[str, list[float]] = {"day": [], "dusk": [], "night": []}
+    for seg in scene.segments:
+        # The middle of each segment, away from the cross-fades.
+        mid = round((seg.from_s + seg.to_s) / 2 * spec.fps)
+        means[seg.lighting].append(float(frames[mid].mean()))
+    assert min(means["day"]) > max(means["dusk"]) > 0
+    assert min(means["dusk"]) > max(means["night"])
+    # The facades at the top corners never move unless the camera does.
+    corner = (slice(0, 30), slice(0, 40))
+    shaken = next(s for s in scene.segments if s.shake and s.lighting == "day")
+    calm = next(s for s in scene.segments if not s.shake and not s.rain and s.lighting == "day")
+
+    def corner_motion(seg) -> float:
+        a, b = round(seg.from_s * spec.fps) + 2, round(seg.to_s * spec.fps) - 2
+        return float(
+            np.mean(
+                [cv2.absdiff(frames[f][corner], frames[f + 1][corner]).mean() for f in range(a, b)]
+            )
+        )
+
+    assert corner_motion(shaken) > 2 * corner_motion(calm)

@@ -1,0 +1,171 @@
+"""One camera's analysis: frame in, crossings, zone readings and health changes out.
+
+Stages (each timed, reported as ms/frame in node health and ``ioc bench edge``):
+``resize`` -> ``stabilise`` (camera shake undone) -> ``subtract`` (background model, shadows
+dropped, ROI mask) -> ``morphology`` -> ``blobs`` -> ``track`` -> ``count`` (lines, class
+sizes, speed) -> ``zones`` -> ``health``.
+The geometry is built when the first frame reveals the source size. Nothing of the frame
+leaves this object: its outputs are numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from edge.config import CameraConfig
+from edge.count import Counter, Crossing, box_size_m
+from edge.detect import Detector
+from edge.geometry import Homography, Line, polygon_mask
+from edge.health import CameraHealth, HealthChange
+from edge.images import Image
+from edge.stabilise import Stabiliser
+from edge.track import Track, Tracker
+from edge.zones import ZoneMeter, ZoneReading, lines_occupied
+
+STAGES: tuple[str, ...] = (
+    "resize", "stabilise", "subtract", "morphology", "blobs", "track", "count", "zones", "health",
+)  # fmt: skip
+# Health is judged on every n-th frame: conditions are held for seconds anyway.
+_HEALTH_EVERY = 5
+# Boxes this close to the frame or ROI border are cut off: their size is not sampled.
+_BORDER_PX = 3
+# Size samples kept per track (the median is taken).
+_MAX_SIZES = 40
+
+
+@dataclass(slots=True)
+class FrameResult:
+    time: float
+    crossings: list[Crossing]
+    zones: dict[str, ZoneReading]
+    health: list[HealthChange]
+    tracks: int
+
+
+@dataclass(slots=True)
+class StageClock:
+    """Accumulated seconds per stage, reset when read (node health) or at the end (bench)."""
+
+    total: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    frames: int = 0
+
+    def ms_per_frame(self) -> dict[str, float]:
+        n = max(self.frames, 1)
+        return {name: round(self.total[name] * 1000 / n, 3) for name in self.total}
+
+    def reset(self) -> None:
+        self.total = defaultdict(float)
+        self.frames = 0
+
+
+class Pipeline:
+    def __init__(
+        self, config: CameraConfig, *, timer: Callable[[], float] = time.perf_counter
+    ) -> None:
+        """``timer``: wall clock for node health (can it keep up?), ``time.thread_time`` in the
+        benchmark (what one core costs, whatever else the machine is doing)."""
+        self.config = config
+        self.timer = timer
+        self.clock = StageClock()
+        self.health = CameraHealth(config.health)
+        self._ready = False
+        self._frame_no = 0
+
+    def _setup(self, frame: Image) -> None:
+        src_h, src_w = frame.shape[:2]
+        width = min(self.config.processing.width, src_w)
+        self.scale = width / src_w
+        self.size = (width, max(1, round(src_h * self.scale)))
+        shape = (self.size[1], self.size[0])
+        roi = (
+            polygon_mask(self.config.roi, self.scale, shape)
+            if self.config.roi is not None
+            else None
+        )
+        if roi is not None:
+            ys, xs = np.nonzero(roi)
+            self.roi_box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        else:
+            self.roi_box = (0, 0, shape[1], shape[0])
+        self.detector = Detector(self.config.processing, roi)
+        self.stabiliser = Stabiliser() if self.config.processing.stabilise else None
+        self.tracker = Tracker(
+            max_coast_s=self.config.processing.max_coast_s, frame_area=float(shape[0] * shape[1])
+        )
+        self.homography = Homography.from_config(self.config, self.scale)
+        self.lines = [Line.from_config(line, self.scale) for line in self.config.lines]
+        self.counter = Counter(self.lines, self.homography, self.config.classification)
+        self.zones = [ZoneMeter(z, self.scale, self.homography) for z in self.config.zones]
+        self._ready = True
+
+    def process(self, frame: Image, t: float) -> FrameResult:
+        if not self._ready:
+            self._setup(frame)
+        clock = self.clock.total
+        t0 = self.timer()
+        small = (
+            cv2.resize(frame, self.size, interpolation=cv2.INTER_LINEAR)
+            if self.scale != 1.0
+            else frame
+        )
+        ts = self.timer()
+        if self.stabiliser is not None:
+            small = self.stabiliser(small)
+        t1 = self.timer()
+        fg = self.detector.foreground(small)
+        t2 = self.timer()
+        fg = self.detector.clean(fg)
+        t3 = self.timer()
+        blobs = self.detector.blobs(fg)
+        t4 = self.timer()
+        tracks, ended = self.tracker.update(blobs, t)
+        t5 = self.timer()
+        self._sample_sizes(tracks)
+        self.counter.observe(tracks, t)
+        crossings = self.counter.settle(t, ended)
+        t6 = self.timer()
+        zones = {z.name: z.read(tracks) for z in self.zones}
+        if not self.zones:
+            zones["lines"] = ZoneReading(lines_occupied(self.lines, tracks), 0.0)
+        t7 = self.timer()
+        health: list[HealthChange] = []
+        if self._frame_no % _HEALTH_EVERY == 0:
+            health = self.health.update(small, t)
+        t8 = self.timer()
+        self._frame_no += 1
+        for name, dt in zip(
+            STAGES,
+            (ts - t0, t1 - ts, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7),
+            strict=True,
+        ):
+            clock[name] += dt
+        self.clock.frames += 1
+        return FrameResult(t, crossings, zones, health, len(tracks))
+
+    def finish(self, t: float) -> list[Crossing]:
+        """Crossings still waiting for their class at the end of the video."""
+        return self.counter.settle(t, [], final=True) if self._ready else []
+
+    def _sample_sizes(self, tracks: list[Track]) -> None:
+        bx0, by0, bx1, by1 = self.roi_box
+        for tr in tracks:
+            if not tr.matched_now:
+                continue
+            x0, y0, x1, y1 = tr.box
+            if (
+                x0 <= bx0 + _BORDER_PX
+                or y0 <= by0 + _BORDER_PX
+                or x1 >= bx1 - _BORDER_PX
+                or y1 >= by1 - _BORDER_PX
+            ):
+                w, n = box_size_m(tr.box, self.homography)
+                tr.partial = (max(tr.partial[0], w), max(tr.partial[1], n))
+                continue
+            if len(tr.sizes) < _MAX_SIZES:
+                tr.sizes.append(box_size_m(tr.box, self.homography))
