@@ -63,16 +63,16 @@ def test_clusters_carry_their_box_and_are_sized_by_count() -> None:
     small = {
         "lat": 20.9,
         "lon": 106.7,
-        "count": 100,
+        "count": 3,
         "cls": "offline",
-        "counts": {"offline": 100},
+        "counts": {"offline": 3},
         "bbox": [106.6, 20.8, 106.8, 21.0],
     }
     wall = WallMap.model_validate(
         {
             "layer": "status",
             "mode": "clusters",
-            "total": 500,
+            "total": 403,
             "classes": CLASSES,
             "points": [],
             "clusters": [big, small],
