@@ -254,11 +254,41 @@ class Settings(BaseSettings):
     def mqtt_secure(self) -> bool:
         return self.mqtt_security == "secure"
 
+    # --- api ---
+    # Rate limits of the HTTP API (docs/security.md): a token bucket per credential, and per
+    # client address for calls without one (login included). Per process: N uvicorn workers
+    # allow up to N times these. A rate of 0 turns that limit off.
+    api_rate_limit_per_s: float = Field(
+        20.0, ge=0, description="Sustained requests/s per credential (API key or token)"
+    )
+    api_rate_limit_burst: int = Field(200, ge=1, description="Requests a credential may burst")
+    api_rate_limit_anonymous_per_s: float = Field(
+        5.0, ge=0, description="Sustained requests/s per client address without credentials"
+    )
+    api_rate_limit_anonymous_burst: int = Field(
+        60, ge=1, description="Requests an anonymous client address may burst"
+    )
+    api_live_sweep: bool = Field(
+        True, description="Run the latest-value sweep and the /live hub in this API process"
+    )
+    open_data_max_age_s: int = Field(
+        300, ge=0, description="Cache-Control max-age of the open-data exports"
+    )
+    api_public_docs: bool = Field(
+        True, description="Serve /openapi.json, /docs and /redoc (no data, no credentials)"
+    )
+    # --- end api ---
+
     # --- alerts ---------------------------------------------------------------------------
     # The alert engine, `ioc analytics alerts run` (docs/alerts.md).
     alerts_client_id: str = Field("ioc-alerts", description="MQTT client id of the engine")
     alerts_shared_group: str | None = Field(
         "ioc-alerts", description="Shared-subscription group for readings; null: plain"
+    )
+    alerts_detectors: list[str] = Field(
+        default_factory=list,
+        description="Detectors this engine runs (names or globs: thresholds, connectivity, "
+        "entry-point names of ioc.detectors; -name leaves one out); empty: all",
     )
     alerts_rules_reload_s: float = Field(15.0, gt=0, description="Re-read threshold rules")
     alerts_tick_s: float = Field(1.0, gt=0, description="Watermark ticks and escalation pass")
@@ -279,6 +309,9 @@ class Settings(BaseSettings):
     alerts_retry_max_s: float = Field(600.0, gt=0, description="Longest retry delay")
     alerts_max_attempts: int = Field(12, ge=1, description="Then a delivery is marked failed")
     alerts_outbox_poll_s: float = Field(1.0, gt=0, description="Outbox look-up when idle")
+    alerts_outbox_keep_days: int = Field(
+        30, ge=1, description="Delivered (or given-up) notifications are deleted after this"
+    )
     # --- end alerts -----------------------------------------------------------------------
 
     # --- quality ---
@@ -318,7 +351,7 @@ class Settings(BaseSettings):
         None, description="kind.metric list the anomaly detectors watch; unset: the defaults"
     )
     quality_neighbour_radius_km: float = Field(
-        25.0, gt=0, description="Stations of the same kind this close are neighbours"
+        40.0, gt=0, description="Stations of the same kind this close are neighbours"
     )
     quality_lamp_min_power_w: float = Field(
         5.0, ge=0, description="A street light drawing less is dark"
@@ -332,3 +365,47 @@ class Settings(BaseSettings):
     quality_congestion_speed_kmh: float = Field(15.0, gt=0)
     quality_congestion_occupancy_pct: float = Field(60.0, gt=0, le=100)
     # --- end quality ---
+    # --- wall ------------------------------------------------------------------------------
+    wall_session_secret: SecretStr | None = Field(
+        None,
+        description="Signs the wall's session cookie (IOC_WALL_SESSION_SECRET); random per "
+        "start when unset, which logs everyone out on a restart",
+    )
+    wall_refresh_ms: int = Field(
+        3000, ge=1000, le=60_000, description="Map, KPI and alert refresh period of the wall"
+    )
+    wall_tile_url: str | None = Field(
+        None,
+        description="XYZ raster tiles under the wall's map, e.g. an in-house tile server "
+        "'http://tiles.ioc.local/{z}/{x}/{y}.png'; unset: no tiles, no outside requests",
+    )
+    # --- end wall --------------------------------------------------------------------------
+
+    # --- forecast ------------------------------------------------------------------------
+    forecast_enabled: bool = Field(
+        True, description="`ioc analytics run` also retrains and issues forecasts"
+    )
+    forecast_interval_s: float = Field(
+        900.0, gt=0, description="How often forecasts are issued (traffic steps are 15 min)"
+    )
+    forecast_retrain_s: float = Field(
+        86_400.0, gt=0, description="Age after which a target's model is retrained"
+    )
+    forecast_history_days: int = Field(
+        120, ge=7, le=3650, description="Training window read from the rollups"
+    )
+    forecast_keep_days: int = Field(30, ge=1, description="Stored forecasts older than this go")
+    forecast_seed: int = Field(0, description="Seed of every model fit (reproducible training)")
+    forecast_max_rows: int = Field(
+        60_000, ge=1_000, description="(origin, horizon) pairs sampled per model fit"
+    )
+    forecast_tz: str = Field(
+        "Asia/Ho_Chi_Minh", description="Zone of the calendar features (hour of day, weekday)"
+    )
+    forecast_aqi_warning: int = Field(
+        150, ge=0, le=500, description="Early warning when the forecast VN_AQI exceeds this"
+    )
+    forecast_warning_hours: float = Field(
+        6.0, gt=0, le=48, description="How far ahead an exceedance raises an early warning"
+    )
+    # --- end forecast --------------------------------------------------------------------

@@ -11,7 +11,14 @@ from ioc_dashboard.app import create_app
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
-    app = create_app(api_url=settings.api_url, api_key=settings.wall_api_key)
+    secret = settings.wall_session_secret
+    app = create_app(
+        api_url=settings.api_url,
+        api_key=settings.wall_api_key,
+        refresh_ms=settings.wall_refresh_ms,
+        tile_url=settings.wall_tile_url,
+        session_secret=secret.get_secret_value() if secret else None,
+    )
     # No debug: the reloader would fork a second process, and dev tools have no place on a wall.
     app.run(host=settings.dashboard_host, port=settings.dashboard_port, debug=False)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ import dash
 
 from ioc_dashboard import layout
 from ioc_dashboard.api_client import WallApiClient
-from ioc_dashboard.callbacks import register_callbacks
+from ioc_dashboard.auth import WallAuth, language
+from ioc_dashboard.callbacks import WallContext, register_callbacks
 from ioc_dashboard.i18n import texts
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -43,16 +45,41 @@ class _OfflineDash(dash.Dash):
         return super().interpolate_index(**kwargs)
 
 
-def create_app(*, api_url: str, api_key: str | None = None, refresh_ms: int = 5000) -> dash.Dash:
-    """Build the wall against the API at ``api_url``; the API need not be up yet."""
-    labels = texts()
+def create_app(
+    *,
+    api_url: str,
+    api_key: str | None = None,
+    refresh_ms: int = 3000,
+    tile_url: str | None = None,
+    session_secret: str | None = None,
+    client: WallApiClient | None = None,
+) -> dash.Dash:
+    """Build the wall against the API at ``api_url``; the API need not be up yet. ``client``
+    replaces the HTTP client (tests hand in one bound to an in-process API)."""
     app = _OfflineDash(
         __name__,
-        title=labels["title"],
+        title=texts()["title"],
         assets_folder=str(ASSETS_DIR),
         serve_locally=True,
         update_title=None,  # type: ignore[arg-type]  # None is Dash's documented "off"
+        # The layout is a function of the session (language, role): panes a role may not use
+        # are absent, so their callbacks must be allowed to find nothing.
+        suppress_callback_exceptions=True,
     )
-    app.layout = layout.build_layout(labels=labels, refresh_ms=refresh_ms)
-    register_callbacks(app, WallApiClient(base_url=api_url, api_key=api_key), labels)
+    server = app.server
+    # A random key per start logs everyone out on a restart, which is safe; set
+    # IOC_WALL_SESSION_SECRET to keep sessions (and to run several wall processes).
+    server.secret_key = session_secret or secrets.token_hex(32)
+    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    auth = WallAuth(client or WallApiClient(base_url=api_url, api_key=api_key))
+    auth.install(server)
+
+    def serve_layout() -> Any:
+        lang = language()
+        return layout.build_layout(
+            labels=texts(lang), lang=lang, user=auth.user(), refresh_ms=refresh_ms
+        )
+
+    app.layout = serve_layout
+    register_callbacks(app, WallContext(auth=auth, tile_url=tile_url))
     return app

@@ -1,151 +1,47 @@
-"""Plotly figures from plain data: no Dash, no HTTP, so each one is testable on its own.
-
-The map is a cartesian lon/lat plot rather than a tile map: the wall must work with no Internet,
-and at city scale an equirectangular view corrected by cos(latitude) is indistinguishable from
-Web Mercator.
-"""
+"""Drill-down charts from plain data: no Dash, no HTTP, so each one is testable on its own."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import datetime
 
 import plotly.graph_objects as go
 
-from ioc_dashboard import geo
-from ioc_dashboard.api_client import DeviceView, TelemetrySeries
-from ioc_dashboard.selection import STATUSES, VIETNAM_TZ, device_hover_text, status_counts
+from ioc_dashboard.api_models import (
+    CameraTraffic,
+    CommuneAqi,
+    Forecast,
+    GaugeLevel,
+    TelemetrySeries,
+    ThresholdRule,
+)
+from ioc_dashboard.i18n import Language
+from ioc_dashboard.selection import VIETNAM_TZ
 from ioc_dashboard.theme import (
-    BACKGROUND,
     FONT_FAMILY,
     GRID,
     PANEL,
-    SELECTED_COLOUR,
     SERIES_COLOUR,
-    STATUS_COLOURS,
+    SEVERITY_COLOURS,
     TEXT,
+    TRAFFIC_COLOURS,
     UNIT_LABELS,
 )
 
-# Latitude of central Hai Phong: one degree of longitude there is cos(20.85°) ≈ 0.93 of a degree
-# of latitude on the ground, so the y axis is stretched by the inverse to keep shapes true.
-REFERENCE_LAT = 20.85
-LAT_SCALE = 1 / math.cos(math.radians(REFERENCE_LAT))
-# Opening view: the mainland and Cát Hải with a small margin. Bạch Long Vĩ lies ~70 km offshore
-# (107.73 E, 20.13 N); including it would leave two thirds of the wall as empty sea, so it stays
-# reachable by panning and an arrow in the corner says where it is.
-INITIAL_LON_RANGE = (106.10, 107.24)
-INITIAL_LAT_RANGE = (20.58, 21.26)
 
-# Index of the first trace that changes with data; the refresh callback patches from here on so
-# the ~250 KB of boundaries is sent to the browser once, not on every tick.
-MAP_DYNAMIC_OFFSET = 2
-
-_MAP_LEGEND = {"x": 0.01, "y": 0.99, "bgcolor": BACKGROUND, "bordercolor": GRID, "borderwidth": 1}
-_OFFSHORE_HINT: dict[str, Any] = {
-    "xref": "paper",
-    "yref": "paper",
-    "x": 0.99,
-    "y": 0.02,
-    "xanchor": "right",
-    "yanchor": "bottom",
-    "showarrow": False,
-    "font": {"size": 15, "color": "#8fa9c2"},
-}
-
-
-def _marker_size(count: int) -> int:
-    """Big dots for a pilot of dozens, small ones once thousands would cover the city."""
-    return 11 if count <= 200 else 7 if count <= 2000 else 4
-
-
-def map_static_traces() -> list[go.Scatter]:
-    return [
-        geo.boundary_trace(geo.commune_lines(), color="#38587a", width=0.7, meta="communes"),
-        geo.boundary_trace(geo.outline_lines(), color="#6f93b8", width=1.6, meta="outline"),
-    ]
-
-
-def map_device_traces(
-    devices: Sequence[DeviceView], *, selected_id: str | None, labels: Mapping[str, str]
-) -> list[go.Scattergl | go.Scatter]:
-    """One WebGL trace per status (for the legend), then a ring around the selected device."""
-    counts = status_counts(devices)
-    size = _marker_size(len(devices))
-    traces: list[go.Scattergl | go.Scatter] = []
-    for status in STATUSES:
-        group = [d for d in devices if d.status == status]
-        traces.append(
-            go.Scattergl(
-                x=[d.lon for d in group],
-                y=[d.lat for d in group],
-                customdata=[d.id for d in group],
-                hovertext=[device_hover_text(d, labels) for d in group],
-                hovertemplate="%{hovertext}<extra></extra>",
-                mode="markers",
-                marker={"size": size, "color": STATUS_COLOURS[status], "line": {"width": 0}},
-                name=f"{labels[f'status_{status}']} ({counts[status]})",
-                meta=f"devices:{status}",
-            )
-        )
-    chosen = [d for d in devices if d.id == selected_id]
-    traces.append(
-        go.Scatter(
-            x=[d.lon for d in chosen],
-            y=[d.lat for d in chosen],
-            mode="markers",
-            marker={"size": size + 12, "symbol": "circle-open", "color": SELECTED_COLOUR},
-            marker_line_width=3,
-            hoverinfo="skip",
-            showlegend=False,
-            meta="selected",
-        )
-    )
-    return traces
-
-
-def map_figure(
-    devices: Sequence[DeviceView], *, selected_id: str | None, labels: Mapping[str, str]
-) -> go.Figure:
-    data = [
-        *map_static_traces(),
-        *map_device_traces(devices, selected_id=selected_id, labels=labels),
-        # Last, so that a device on a commune's centroid wins the hover (see geo.centroid_trace).
-        geo.centroid_trace(geo.communes(), color=TEXT, meta="centroids"),
-    ]
-    figure = go.Figure(data=data)
-    axis: dict[str, Any] = {"visible": False, "showgrid": False, "zeroline": False}
-    figure.update_layout(
-        # The ranges are a minimum view: plotly widens one of them to fill the panel at the
-        # true aspect ratio, so the map uses the whole left side of the wall.
-        xaxis={**axis, "range": INITIAL_LON_RANGE},
-        yaxis={**axis, "range": INITIAL_LAT_RANGE, "scaleanchor": "x", "scaleratio": LAT_SCALE},
-        margin={"l": 8, "r": 8, "t": 8, "b": 8},
-        paper_bgcolor=BACKGROUND,
-        plot_bgcolor=BACKGROUND,
-        font={"family": FONT_FAMILY, "color": TEXT, "size": 15},
-        hovermode="closest",
-        # Plotly fills hover boxes with the marker colour by default, which leaves grey text on
-        # the grey of offline stations; one dark box for all keeps every label readable.
-        hoverlabel={"bgcolor": PANEL, "bordercolor": GRID, "font": {"color": TEXT, "size": 15}},
-        dragmode="pan",
-        # Keeps the operator's zoom and pan across data refreshes.
-        uirevision="wall-map",
-        legend=_MAP_LEGEND,
-    )
-    figure.add_annotation(text=labels["offshore_hint"], **_OFFSHORE_HINT)
-    return figure
+def _local(moment: datetime) -> datetime:
+    """Plotly.js ignores UTC offsets in dates, so hand it naive Vietnam wall-clock time."""
+    return moment.astimezone(VIETNAM_TZ).replace(tzinfo=None)
 
 
 def _chart_layout(figure: go.Figure, *, revision: str, title: str = "") -> go.Figure:
     figure.update_layout(
-        # The chart names its device so a screenshot or a glance from afar is unambiguous.
+        # The chart names what it shows so a screenshot or a glance from afar is unambiguous.
         title={"text": title, "x": 0.01, "font": {"size": 18}},
         paper_bgcolor=PANEL,
         plot_bgcolor=PANEL,
         font={"family": FONT_FAMILY, "color": TEXT, "size": 14},
-        margin={"l": 64, "r": 16, "t": 48, "b": 56},
+        margin={"l": 64, "r": 16, "t": 48, "b": 48},
         xaxis={"gridcolor": GRID, "zeroline": False},
         yaxis={"gridcolor": GRID, "zeroline": False},
         uirevision=revision,
@@ -166,18 +62,68 @@ def message_figure(text: str, *, title: str = "") -> go.Figure:
     return figure
 
 
+def rule_lines(rules: Sequence[ThresholdRule]) -> list[tuple[str, float, str]]:
+    """(severity, level, rule name) of every numeric level of the enabled rules."""
+    lines = []
+    for rule in rules:
+        if not rule.enabled:
+            continue
+        for severity, level in rule.levels.items():
+            if isinstance(level, int | float):
+                lines.append((severity, float(level), rule.name))
+    return lines
+
+
 def series_figure(
-    series: TelemetrySeries, *, metric_label: str, labels: Mapping[str, str]
-) -> go.Figure:
+    series: TelemetrySeries, *, metric_label: str, labels: Mapping[str, str],
+    rules: Sequence[ThresholdRule] = (), forecast: Forecast | None = None,
+    levels: Mapping[str, float | None] | None = None,
+) -> go.Figure:  # fmt: skip
+    """The readings, each threshold level as a dashed line in its severity's colour, a gauge's
+    alert/danger levels, and the forecast's P10–P90 band with its median."""
     title = f"{series.device_id} · {metric_label}"
-    if not series.points:
+    if not series.points and not (forecast and forecast.items):
         return message_figure(labels["no_data"], title=title)
-    # Plotly.js ignores UTC offsets in dates, so convert to naive Vietnam wall-clock time here.
-    times = [p.time.astimezone(VIETNAM_TZ).replace(tzinfo=None) for p in series.points]
     unit = UNIT_LABELS.get(series.unit or "", series.unit or "")
-    figure = go.Figure(
+    figure = go.Figure()
+    if forecast and forecast.items:
+        times = [_local(p.time) for p in forecast.items]
+        figure.add_trace(
+            go.Scatter(
+                x=times,
+                y=[p.p90 for p in forecast.items],
+                mode="lines",
+                line={"width": 0},
+                hoverinfo="skip",
+                meta="forecast-p90",
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=times,
+                y=[p.p10 for p in forecast.items],
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor="rgba(79,195,247,0.18)",
+                name=labels["forecast"],
+                hoverinfo="skip",
+                meta="forecast-p10",
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=times,
+                y=[p.p50 for p in forecast.items],
+                mode="lines",
+                line={"color": SERIES_COLOUR, "dash": "dot"},
+                name=labels["forecast"],
+                meta="forecast-p50",
+            )
+        )
+    figure.add_trace(
         go.Scatter(
-            x=times,
+            x=[_local(p.time) for p in series.points],
             y=[p.value for p in series.points],
             mode="lines",
             line={"color": SERIES_COLOUR, "width": 2},
@@ -185,7 +131,94 @@ def series_figure(
             meta="series",
         )
     )
+    for severity, level, name in rule_lines(rules):
+        figure.add_hline(
+            y=level,
+            line={"color": SEVERITY_COLOURS[severity], "dash": "dash", "width": 1.5},
+            annotation_text=f"{labels[f'sev_{severity}']} {level:g}",
+            annotation_font_color=SEVERITY_COLOURS[severity],
+            name=name,
+        )
+    for key, colour in (
+        ("alert_level", SEVERITY_COLOURS["warning"]),
+        ("danger_level", SEVERITY_COLOURS["critical"]),
+    ):
+        value = (levels or {}).get(key)
+        if value is not None:
+            figure.add_hline(
+                y=value,
+                line={"color": colour, "width": 2},
+                annotation_text=f"{labels[key]} {value:g}",
+                annotation_font_color=colour,
+            )
     _chart_layout(figure, revision=f"{series.device_id}:{series.metric}", title=title)
     figure.update_xaxes(title_text=labels["time_axis"], tickformat="%H:%M\n%d/%m")
     figure.update_yaxes(title_text=f"{metric_label} ({unit})" if unit else metric_label)
+    return figure  # fmt: skip
+
+
+def aqi_ranking_figure(
+    communes: Sequence[CommuneAqi], *, labels: Mapping[str, str], lang: Language, top: int = 20
+) -> go.Figure:
+    """Worst communes at the top, each bar in its VN_AQI band's colour."""
+    if not communes:
+        return message_figure(labels["no_data"], title=labels["tab_aqi"])
+    shown = list(communes[:top])[::-1]  # plotly draws the first category at the bottom
+    figure = go.Figure(go.Bar(
+        x=[c.aqi for c in shown], y=[c.commune_name for c in shown], orientation="h",
+        marker={"color": [c.band.hex for c in shown]},
+        text=[f"{c.aqi} · {c.band.name_vi if lang == 'vi' else c.band.name_en}" for c in shown],
+        textposition="auto", customdata=[c.device_id for c in shown],
+        hovertemplate="%{y}: AQI %{x}<br>%{customdata}<extra></extra>", meta="aqi-ranking",
+    ))  # fmt: skip
+    _chart_layout(figure, revision="aqi", title=labels["tab_aqi"])
+    figure.update_layout(margin={"l": 180})
+    return figure
+
+
+def traffic_figure(cameras: Sequence[CameraTraffic], *, labels: Mapping[str, str]) -> go.Figure:
+    """Vehicles in the last hour per camera, stacked by class, busiest at the top."""
+    if not cameras:
+        return message_figure(labels["no_data"], title=labels["tab_traffic"])
+    shown = list(cameras)[::-1]
+    figure = go.Figure([
+        go.Bar(x=[c.by_class.get(cls, 0) for c in shown], y=[c.device_id for c in shown],
+               orientation="h", name=cls, marker={"color": colour}, meta=f"traffic:{cls}")
+        for cls, colour in TRAFFIC_COLOURS.items()
+    ])  # fmt: skip
+    _chart_layout(
+        figure, revision="traffic", title=f"{labels['tab_traffic']} ({labels['vehicles']})"
+    )
+    figure.update_layout(barmode="stack", showlegend=True, margin={"l": 140},
+                         legend={"orientation": "h", "y": -0.08})  # fmt: skip
+    return figure
+
+
+def gauges_figure(gauges: Sequence[GaugeLevel], *, labels: Mapping[str, str]) -> go.Figure:
+    """Each gauge's level as a bar coloured by its state, with its alert and danger levels
+    marked, the most threatened first."""
+    if not gauges:
+        return message_figure(labels["no_data"], title=labels["tab_flood"])
+    shown = list(gauges[:25])[::-1]
+    colour = {"normal": "#2ecc71", "alert": SEVERITY_COLOURS["warning"],
+              "danger": SEVERITY_COLOURS["critical"], "unknown": "#8a949e"}  # fmt: skip
+    figure = go.Figure(go.Bar(
+        x=[g.water_level or 0 for g in shown], y=[g.device_id for g in shown], orientation="h",
+        marker={"color": [colour[g.state] for g in shown]},
+        text=[labels[f"gauge_{g.state}"] for g in shown], textposition="auto",
+        name=labels["gauge_level"], meta="gauge-level",
+    ))  # fmt: skip
+    for key, symbol, col in (
+        ("alert_level", "line-ns", SEVERITY_COLOURS["warning"]),
+        ("danger_level", "line-ns", SEVERITY_COLOURS["critical"]),
+    ):
+        marks = [(getattr(g, key), g.device_id) for g in shown if getattr(g, key) is not None]
+        figure.add_trace(go.Scatter(
+            x=[m[0] for m in marks], y=[m[1] for m in marks], mode="markers", name=labels[key],
+            marker={"symbol": symbol, "size": 22, "line": {"width": 4, "color": col}},
+            meta=f"gauge-{key}",
+        ))  # fmt: skip
+    _chart_layout(figure, revision="gauges", title=f"{labels['tab_flood']} (cm)")
+    figure.update_layout(showlegend=True, margin={"l": 140},
+                         legend={"orientation": "h", "y": -0.08})  # fmt: skip
     return figure

@@ -38,7 +38,7 @@ class RingLines:
     ring_count: int
 
 
-def _read(name: str) -> dict[str, Any]:
+def read_geojson(name: str) -> dict[str, Any]:
     text = resources.files(DATA_PACKAGE).joinpath(name).read_text(encoding="utf-8")
     return json.loads(text)
 
@@ -68,18 +68,18 @@ def communes() -> tuple[Commune, ...]:
             lat=float(f["properties"]["lat"]),
             lon=float(f["properties"]["lon"]),
         )
-        for f in _read(COMMUNES_FILE)["features"]
+        for f in read_geojson(COMMUNES_FILE)["features"]
     )
 
 
 @cache
 def commune_lines() -> RingLines:
-    return _ring_lines(_read(COMMUNES_FILE))
+    return _ring_lines(read_geojson(COMMUNES_FILE))
 
 
 @cache
 def outline_lines() -> RingLines:
-    return _ring_lines(_read(OUTLINE_FILE))
+    return _ring_lines(read_geojson(OUTLINE_FILE))
 
 
 def boundary_trace(lines: RingLines, *, color: str, width: float, meta: str) -> go.Scatter:

@@ -1,16 +1,16 @@
-"""Which device the panel shows, and the numbers in the header: decisions kept out of callbacks.
+"""Small decisions of the wall, kept out of callbacks so they are testable without a server.
 
-Callbacks only move data between the API and the page; what the wall decides to show lives
-here as plain functions so it can be tested without a browser or a server.
+Callbacks only move data between the API and the page; what to show lives here and in the
+``*_view`` modules as plain functions.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
-from ioc_dashboard.api_client import DeviceStatus, DeviceView
+from ioc_dashboard.api_models import DeviceView, ThresholdRule
+from ioc_dashboard.i18n import KIND_METRICS
 
 # Vietnam keeps UTC+7 all year (no daylight saving), so a fixed offset is exact and spares the
 # wall a dependency on the host's tz database.
@@ -18,28 +18,6 @@ VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 # How much history the chart shows, counted back from the device's last reading so an offline
 # station still shows the day before it went silent.
 CHART_WINDOW = timedelta(hours=24)
-STATUSES: tuple[DeviceStatus, ...] = ("online", "offline", "never_seen")
-
-
-def pick_device(devices: Sequence[DeviceView], selected_id: str | None) -> DeviceView | None:
-    """The clicked device if it still exists, else the first online one, else the first."""
-    if selected_id is not None:
-        for device in devices:
-            if device.id == selected_id:
-                return device
-    for device in devices:
-        if device.status == "online":
-            return device
-    return devices[0] if devices else None
-
-
-def status_counts(devices: Sequence[DeviceView]) -> dict[DeviceStatus, int]:
-    counts = Counter(device.status for device in devices)
-    return {status: counts.get(status, 0) for status in STATUSES}
-
-
-def kpi_online_text(devices: Sequence[DeviceView]) -> str:
-    return f"{status_counts(devices)['online']} / {len(devices)}"
 
 
 def telemetry_since(device: DeviceView, *, now: datetime | None = None) -> datetime:
@@ -53,12 +31,21 @@ def local_time_text(moment: datetime | None, labels: Mapping[str, str]) -> str:
     return moment.astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M")
 
 
-def device_hover_text(device: DeviceView, labels: Mapping[str, str]) -> str:
-    seen = local_time_text(device.last_seen, labels)
-    status = status_label(device.status, labels)
-    commune = device.commune_name or "—"
-    return f"<b>{device.id}</b><br>{commune}<br>{status} · {labels['last_seen']}: {seen}"
+def metrics_of(kind: str) -> tuple[str, ...]:
+    return KIND_METRICS.get(kind, ())
 
 
-def status_label(status: DeviceStatus, labels: Mapping[str, str]) -> str:
-    return labels[f"status_{status}"]
+def applicable_rules(rules: Sequence[ThresholdRule], device: DeviceView) -> list[ThresholdRule]:
+    """The rules whose scope takes in this device: the lines its chart draws."""
+
+    def applies(rule: ThresholdRule) -> bool:
+        scope = {
+            "all": True,
+            "kind": rule.scope_value in (None, device.kind),
+            "device": rule.scope_value == device.id,
+            "commune": rule.scope_value == device.commune_code,
+            "tenant": rule.scope_value == device.tenant,
+        }
+        return rule.kind == device.kind and scope.get(rule.scope_type, False)
+
+    return [rule for rule in rules if applies(rule)]

@@ -21,3 +21,15 @@ SELECTED_COLOUR = "#f5c542"
 SERIES_COLOUR = "#4fc3f7"
 UNIT_LABELS: Mapping[str, str] = {"ug/m3": "µg/m³", "mg/m3": "mg/m³", "degC": "°C", "C": "°C"}
 FONT_FAMILY = "system-ui, 'Segoe UI', Roboto, 'Noto Sans', Arial, sans-serif"
+# Same hues as the API's alert layer (ioc_api.routes.wall), so map, panel and charts agree.
+SEVERITY_COLOURS: Mapping[str, str] = {
+    "advisory": "#f1c40f",
+    "warning": "#ff8c1a",
+    "critical": "#ff3b30",
+}
+TRAFFIC_COLOURS: Mapping[str, str] = {
+    "motorbike": "#4fc3f7",
+    "car": "#b39ddb",
+    "bus_truck": "#ffb74d",
+    "bicycle": "#81c784",
+}

@@ -1,4 +1,8 @@
-"""A fleet of simulated air-quality stations of the environment department.
+"""A fleet of simulated air-quality stations only: the thin slice's and the wall tests' fleet.
+
+The city's fleet (every kind) is ``simulators.city``; this one keeps its own small API
+(stations every ``interval_s`` wall seconds, wall-clock timestamps) for tests that want
+nothing else, and uses the same calibrated signal model.
 
 Each station is registered through the registry's service functions, then speaks the real
 contract: its own MQTT client, a retained ``online`` status, an ``offline`` last will, and QoS 1
@@ -9,22 +13,26 @@ with its own account, issued afresh at every start (the old plaintext is never k
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.broker_auth import sync_broker_auth
+from devices.communes import Commune
 from devices.credentials import issue_credentials
 from devices.payloads import StatusV1, TelemetryV1
 from devices.registry import DeviceIn, ensure_tenant, upsert_device
 from devices.topics import Channel, Topic
 from ioc_core.db import connect_db
 from ioc_core.settings import Settings
-from simulators.air_quality_signal import AirQualitySignal
-from simulators.placement import spread_sites
+from simulators.signals import AirQualitySignal
+from simulators.sites import jitter, weighted_communes
+from simulators.weather import Weather
+from simulators.world import AirOptions, World
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +59,21 @@ def station_devices(count: int, *, tenant: str = DEFAULT_TENANT) -> list[DeviceI
             id=f"aq-{i + 1:03d}",
             kind=KIND,
             tenant_id=tenant,
-            commune_code=site.commune.code,
-            lat=site.lat,
-            lon=site.lon,
-            address=site.commune.full_name,
+            commune_code=site.code,
+            lat=lat,
+            lon=lon,
+            address=site.full_name,
             firmware="sim-1.0",
             tags=["simulated"],
         )
-        for i, site in enumerate(spread_sites(count))
+        for i, (site, (lat, lon)) in enumerate(_sites(count))
     ]
+
+
+def _sites(count: int) -> list[tuple[Commune, tuple[float, float]]]:
+    """Wards first, as monitoring networks concentrate where people live; ~200 m apart."""
+    rng = random.Random(7)
+    return [(c, jitter(rng, c.lat, c.lon, 200)) for c in weighted_communes(rng, count)]
 
 
 def register(
@@ -90,6 +104,10 @@ class AirQualityFleet:
         self.devices = station_devices(stations, tenant=tenant)
         self.stations: list[Station] = []
         self.logins: dict[str, tuple[str, str]] = {}
+        now = datetime.now(UTC)
+        # Clean air by default (inside QCVN 05:2023) so tests see no threshold alerts.
+        weather = Weather(seed=7, start=now, end=now + timedelta(days=30))
+        self.world = World(seed=7, weather=weather, air=AirOptions(20.0, 40.0, False))
 
     def _client_for(self, device: DeviceIn) -> mqtt.Client:
         status_topic = str(Topic(device.tenant_id, device.id, Channel.STATUS))
@@ -114,15 +132,15 @@ class AirQualityFleet:
         if register_devices:
             self.logins = register(self.s, self.devices, tenant_name=DEFAULT_TENANT_NAME)
         for i, device in enumerate(self.devices):
-            urban = device.commune_code is not None and i < 45
-            signal = AirQualitySignal(seed=i, urban=urban)
+            signal = AirQualitySignal(f"aq-{i}", urban=1.1 if i < 45 else 0.85)
             self.stations.append(Station(device, signal, self._client_for(device)))
 
     def publish_once(self) -> int:
         now = datetime.now(UTC)
         for station in self.stations:
             station.seq += 1
-            payload = TelemetryV1(v=1, ts=now, seq=station.seq, metrics=station.signal.sample(now))
+            metrics = station.signal.sample(now, self.world)
+            payload = TelemetryV1(v=1, ts=now, seq=station.seq, metrics=metrics)
             station.client.publish(station.telemetry_topic, payload.to_json(), qos=1)
         return len(self.stations)
 

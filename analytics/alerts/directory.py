@@ -8,13 +8,17 @@ registered a moment ago is judged from its first reading.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
+import psycopg
 from psycopg import Connection
 from psycopg.rows import tuple_row
 
 __all__ = ["DeviceDirectory", "DeviceInfo"]
+
+log = logging.getLogger(__name__)
 
 REFRESH_S = 30.0
 MISS_RELOAD_S = 2.0
@@ -49,10 +53,19 @@ class DeviceDirectory:
         self.metrics = dict(metrics)
         self._loaded = time.monotonic()
 
+    def use_connection(self, conn: Connection) -> None:
+        self._conn = conn
+
     def maybe_refresh(self, *, missed: bool = False) -> None:
+        """Reload when due; while the database is away the last copy serves (retried at the
+        next miss or period)."""
         age = time.monotonic() - self._loaded
         if age > REFRESH_S or (missed and age > MISS_RELOAD_S):
-            self.reload()
+            try:
+                self.reload()
+            except psycopg.Error as exc:
+                self._loaded = time.monotonic()
+                log.warning("registry reload failed, keeping the last copy: %s", exc)
 
     def device(self, key: int) -> DeviceInfo | None:
         info = self.by_key.get(key)

@@ -37,12 +37,14 @@ log = logging.getLogger(__name__)
 
 # Up to this many messages judged per commit: bounds a batch's latency under load while one
 # transaction still covers many findings when a front of pollution crosses the city.
-_BATCH = 2_000
+_BATCH = 500
 _POLL_S = 0.002
 # Pause the network thread above this many waiting messages: the broker's in-flight window
 # then fills and it stops sending (backpressure, as ingest does).
 _MAX_PENDING = 50_000
 _SUMMARY_EVERY_S = 60.0
+# Pacing of commit retries while the database is away; the batch stays unacknowledged.
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.5, 10.0
 
 
 def reading_filters(settings: Settings) -> list[str]:
@@ -71,6 +73,8 @@ class EngineRunner:
         self._room.set()
         self.engine: AlertEngine | None = None
         self.notifier = Notifier(settings, client_id=f"{self.client_id}-notify")
+        self._stop = threading.Event()
+        self._next_rules = 0.0
 
     # --- network thread -----------------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, rc: object,
@@ -106,12 +110,50 @@ class EngineRunner:
         return len(batch)
 
     def _commit(self, engine: AlertEngine, findings: list[Finding]) -> None:
-        if findings and engine.commit(findings):
-            self.notifier.kick()
+        """Commit, retrying through a database outage: the findings are kept and the batch
+        is not acknowledged until they are stored (stopping meanwhile leaves the batch to be
+        redelivered to the next run)."""
+        if not findings:
+            return
+        delay = _RETRY_FIRST_S
+        while True:
+            try:
+                if engine.commit(findings):
+                    self.notifier.kick()
+                return
+            except psycopg.OperationalError as exc:
+                log.warning("database unavailable (%s); %d findings wait, retry in %.1fs",
+                            exc, len(findings), delay)  # fmt: skip
+                if self._stop.wait(delay):
+                    raise
+                delay = min(delay * 2, _RETRY_MAX_S)
+                self._reconnect(engine)
+
+    def _reconnect(self, engine: AlertEngine) -> None:
+        try:
+            engine.use_connection(self._connect())
+        except psycopg.OperationalError as exc:
+            log.warning("still no database: %s", exc)
+
+    def _connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.s.postgres_dsn, autocommit=True, connect_timeout=10)
+
+    def _housekeeping(self, engine: AlertEngine) -> None:
+        """Escalation and rule reloads: skipped, not fatal, while the database is away."""
+        try:
+            if escalate_due(engine.conn, self.s.alerts_escalate_after_s,
+                            self.s.alerts_escalation_max_level):  # fmt: skip
+                self.notifier.kick()
+            if time.monotonic() >= self._next_rules:
+                engine.reload_rules()
+                self._next_rules = time.monotonic() + self.s.alerts_rules_reload_s
+        except psycopg.OperationalError as exc:
+            log.warning("housekeeping skipped, database unavailable: %s", exc)
+            self._reconnect(engine)
 
     def run(self, stop: threading.Event) -> None:
-        conn = psycopg.connect(self.s.postgres_dsn, autocommit=True, connect_timeout=10)
-        engine = self.engine = AlertEngine(self.s, conn)
+        self._stop = stop
+        engine = self.engine = AlertEngine(self.s, self._connect())
         notifier_thread = threading.Thread(target=self.notifier.run, args=(stop,),
                                            name="alerts-notifier", daemon=True)  # fmt: skip
         notifier_thread.start()
@@ -128,7 +170,8 @@ class EngineRunner:
         client.loop_start()
         self.ready.set()
         now = time.monotonic()
-        next_tick, next_rules, next_summary = now, now + self.s.alerts_rules_reload_s, now
+        next_tick, next_summary = now, now
+        self._next_rules = now + self.s.alerts_rules_reload_s
         try:
             while not stop.is_set():
                 if not self._drain(engine, client):
@@ -136,19 +179,17 @@ class EngineRunner:
                 now = time.monotonic()
                 if now >= next_tick:
                     self._commit(engine, engine.tick())
-                    if escalate_due(conn, self.s.alerts_escalate_after_s,
-                                    self.s.alerts_escalation_max_level):  # fmt: skip
-                        self.notifier.kick()
+                    self._housekeeping(engine)
                     next_tick = now + self.s.alerts_tick_s
-                if now >= next_rules:
-                    engine.reload_rules()
-                    next_rules = now + self.s.alerts_rules_reload_s
                 if now >= next_summary:
                     log.info("alert engine %s watermark=%s", engine.stats, engine.watermark)
                     next_summary = now + _SUMMARY_EVERY_S
+        except psycopg.OperationalError:
+            if not stop.is_set():
+                raise
         finally:
             self._room.set()
             client.loop_stop()
             client.disconnect()
             notifier_thread.join(timeout=10)
-            conn.close()
+            engine.conn.close()

@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from ioc_api.auth.accounts import principal_for_key
 from ioc_api.auth.principal import Principal, Role
+from ioc_api.auth.secrets import split_api_key
 from ioc_api.auth.tokens import TokenError, read_token
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
@@ -34,6 +35,9 @@ def _principal(
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
     state = request.app.state.ioc
+    if token and split_api_key(token) is not None:
+        # An API key sent as a bearer token: what scrapers and many HTTP clients can send.
+        api_key, token = token, None
     if token:
         try:
             return read_token(token, state.settings)

@@ -94,6 +94,7 @@ def demo(
         sup.start("ingest", [*ioc, "ingest", "run"], logs / "ingest.log")
         sup.start("control", [*ioc, "ingest", "control"], logs / "control.log")
         sup.start("analytics", [*ioc, "analytics", "run"], logs / "analytics.log")
+        sup.start("alerts", [*ioc, "analytics", "alerts", "run"], logs / "alerts.log")
         sup.start("wall", [sys.executable, "-m", "ioc_dashboard"], logs / "wall.log")
         sup.start(
             "simulator",

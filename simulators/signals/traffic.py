@@ -28,6 +28,8 @@ class TrafficSignal(Signal):
         self.mix = PORT_MIX if port else URBAN_MIX
         self.port = port
         self.noise = OrnsteinUhlenbeck(self.rng, sigma=0.1, tau_s=1800)
+        # Day-to-day swings (weather, events, holidays) the I-94 series shows at lag 24 h.
+        self.daily = OrnsteinUhlenbeck(self.rng, sigma=0.18, tau_s=2 * 86_400)
         self.free_speed = self.rng.uniform(38, 50)
 
     def sample(self, at: datetime, world: World) -> dict[str, float]:
@@ -38,7 +40,8 @@ class TrafficSignal(Signal):
         hour = local.hour + local.minute / 60
         tilt = 0.15 * math.tanh((12 - hour) / 2)  # inbound heavier in the morning
         rain = world.weather.rain_rate(at.timestamp())
-        level = base * math.exp(self.noise.step(dt)) * (1 - min(0.4, 0.02 * rain))
+        noise = self.noise.step(dt) + self.daily.step(dt)
+        level = base * math.exp(noise) * (1 - min(0.4, 0.02 * rain))
         out: dict[str, float] = {}
         for cls, share in self.mix.items():
             truck_night = (

@@ -10,7 +10,7 @@ lighting change) and ``clean`` (day, no noise, no shake, no rain: for tests by c
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -32,6 +32,7 @@ class Segment:
     shake: bool = False
     clouds: bool = False  # moving cloud shadows
     noise: float = 1.0  # sensor-noise multiplier; 0 disables
+    compression: bool = False  # a starved stream: blocky JPEG-grade frames before encoding
 
     def as_contract(self) -> dict[str, Any]:
         return {
@@ -42,20 +43,21 @@ class Segment:
             "shake": self.shake,
             "clouds": self.clouds,
             "noise": self.noise,
+            "compression": self.compression,
         }
 
 
-# (lighting, rain, shake, clouds, relative length). Day comes first and takes about half the
-# run, because the accuracy goals are over mixed conditions, not mostly night.
-_MIXED: tuple[tuple[Lighting, bool, bool, bool, float], ...] = (
-    ("day", False, False, False, 1.2),
-    ("day", False, False, True, 1.2),
-    ("day", False, True, True, 1.0),
-    ("day", True, False, False, 1.0),
-    ("dusk", False, False, False, 1.0),
-    ("night", False, False, False, 1.2),
-    ("night", True, True, False, 0.8),
-    ("dusk", False, False, False, 0.6),
+# Templates with relative lengths. Day comes first and takes about half the run, because the
+# accuracy goals are over mixed conditions, not mostly night.
+_MIXED: tuple[tuple[Segment, float], ...] = (
+    (Segment(0, 0, "day"), 1.2),
+    (Segment(0, 0, "day", clouds=True), 1.2),
+    (Segment(0, 0, "day", shake=True, clouds=True), 1.0),
+    (Segment(0, 0, "day", rain=True, compression=True), 1.0),
+    (Segment(0, 0, "dusk"), 1.0),
+    (Segment(0, 0, "night"), 1.2),
+    (Segment(0, 0, "night", rain=True, shake=True), 0.8),
+    (Segment(0, 0, "dusk", compression=True), 0.6),
 )
 
 
@@ -65,11 +67,11 @@ def plan_conditions(rng: np.random.Generator, duration_s: float, profile: Profil
         return [Segment(0.0, duration_s, "day", noise=0.0)]
     if profile == "day":
         return [Segment(0.0, duration_s, "day", clouds=True)]
-    weights = np.array([w for *_, w in _MIXED]) * rng.uniform(0.8, 1.2, len(_MIXED))
+    weights = np.array([w for _, w in _MIXED]) * rng.uniform(0.8, 1.2, len(_MIXED))
     bounds = np.concatenate([[0.0], np.cumsum(weights) / weights.sum() * duration_s])
     return [
-        Segment(float(bounds[i]), float(bounds[i + 1]), light, rain, shake, clouds)
-        for i, (light, rain, shake, clouds, _) in enumerate(_MIXED)
+        replace(template, from_s=float(bounds[i]), to_s=float(bounds[i + 1]))
+        for i, (template, _) in enumerate(_MIXED)
     ]
 
 
@@ -81,13 +83,15 @@ def segment_at(segments: list[Segment], t: float) -> Segment:
 
 
 def light_level(segments: list[Segment], t: float) -> float:
-    """1 for day, 0.5 dusk, 0 night; linear across ``FADE_S`` around a lighting change."""
+    """1 for day, 0.5 dusk, 0 night; linear across a fade around a lighting change (``FADE_S``,
+    or a quarter of the shorter segment in short clips, so each segment shows its own light)."""
     level = LEVEL[segment_at(segments, t).lighting]
     for prev, nxt in itertools.pairwise(segments):
         if prev.lighting == nxt.lighting:
             continue
         edge = prev.to_s
-        if abs(t - edge) < FADE_S / 2:
-            u = (t - edge + FADE_S / 2) / FADE_S
+        fade = min(FADE_S, 0.25 * min(prev.to_s - prev.from_s, nxt.to_s - nxt.from_s))
+        if abs(t - edge) < fade / 2:
+            u = (t - edge + fade / 2) / fade
             return LEVEL[prev.lighting] * (1 - u) + LEVEL[nxt.lighting] * u
     return level

@@ -17,6 +17,7 @@ Image = NDArray[np.uint8]
 
 BANK = 4  # layers per bank; with random crops this never visibly repeats
 JITTER = 16  # crop margin of the noise and rain banks
+STARVED_QUALITY = 30  # JPEG quality of the "compression" segments: visibly blocky, still legible
 
 
 class Effects:
@@ -57,7 +58,7 @@ class Effects:
     def _rain_layer(rng: np.random.Generator, shape: tuple[int, int, int]) -> Image:
         h, w = shape[:2]
         layer = np.zeros(shape, np.uint8)
-        n = 900
+        n = 650
         xs = rng.integers(0, w, n)
         ys = rng.integers(0, h, n)
         lengths = rng.uniform(12, 40, n)
@@ -87,11 +88,18 @@ class Effects:
         dx, dy = (int(v) for v in self.rng.integers(0, JITTER, 2))
         cv2.subtract(frame, neg[dy : dy + h, dx : dx + w], dst=frame)
 
-    def add_rain(self, frame: Image) -> None:
+    def add_rain(self, frame: Image, level: float) -> None:
+        """Haze that lowers contrast and streaks; both fainter in the dark (less light to
+        scatter)."""
         layer = self.rain[int(self.rng.integers(BANK))]
         dx, dy = (int(v) for v in self.rng.integers(0, JITTER, 2))
-        cv2.addWeighted(frame, 0.82, self._grey, 0.18, 0, dst=frame)  # haze lowers contrast
-        cv2.add(frame, self._crop(layer, dx, dy), dst=frame)
+        haze = 0.18
+        cv2.addWeighted(frame, 1.0 - haze, self._grey, haze, (level - 1.0) * 110 * haze, dst=frame)
+        streaks = self._crop(layer, dx, dy)
+        if level < 0.75:
+            cv2.addWeighted(frame, 1.0, streaks, 0.45 + 0.55 * level, 0, dst=frame)
+        else:
+            cv2.add(frame, streaks, dst=frame)
 
     def shade(self, frame: Image, layer: Image, strength: float) -> None:
         """Multiply by a shade layer (255 = unshaded), weakened by ``strength`` in [0, 1]."""
@@ -102,6 +110,14 @@ class Effects:
                 cv2.addWeighted(layer, strength, self._white, 1.0 - strength, 0), np.uint8
             )
         cv2.multiply(frame, layer, dst=frame, scale=1.0 / 255.0)
+
+    @staticmethod
+    def starve(frame: Image) -> Image:
+        """What a bandwidth-starved camera stream looks like: 8x8 blocks, smeared detail."""
+        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, STARVED_QUALITY])
+        if not ok:
+            return frame
+        return np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), np.uint8)
 
     def cloud_layer(self, t: float) -> Image:
         w, _ = self.size

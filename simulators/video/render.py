@@ -14,17 +14,18 @@ from numpy.typing import NDArray
 from simulators.video.backdrop import SWAY_PX, Backdrop
 from simulators.video.conditions import Segment
 from simulators.video.effects import Effects
+from simulators.video.pedestrians import Walker, draw_walkers
+from simulators.video.scene import SUN_SHADOW_PER_M
 from simulators.video.shapes import parts
 from simulators.video.traffic import FrameState
 from simulators.video.vehicles import Vehicle
 
 Image = NDArray[np.uint8]
 
-# Sun for the cast shadows: mostly sideways (toward +X), a little away from the camera, so a
-# shadow widens a blob but does not move its bottom edge (the counted point) much.
-SUN_SHADOW = np.array([0.95, 0.3])
-SHADOW_PER_HEIGHT = 0.8  # metres of shadow per metre of height at the afternoon sun
 SHAKE_PX = 3.0
+CAST_SHADOW_DEPTH = 0.4  # a sunlit shadow keeps 60 % of the light: hazy tropical sun, sky fill
+CONTACT_SHADE = 80  # of 255: the dark patch under a body, where no light reaches
+HEADLIGHT_POOL = 45  # grey levels added to the road ahead of an inbound vehicle at night
 NEAR_CLIP_M = 1.0
 # Corner order of a projected box: index = 4 * (z high) + 2 * (far end) + (right side).
 TOP_FACE = [4, 5, 7, 6]
@@ -65,6 +66,7 @@ class Renderer:
         *,
         camera_x_m: float,
         ponchos: frozenset[int] = frozenset(),
+        walkers: list[Walker] | None = None,
     ) -> None:
         self.vehicles = vehicles
         self.backdrop = backdrop
@@ -72,9 +74,12 @@ class Renderer:
         self.effects = Effects(rng, backdrop.size)
         self.camera_x = camera_x_m
         self.ponchos = ponchos
+        self.walkers = walkers or []
         self._parts: dict[int, tuple[NDArray[np.float64], NDArray[np.float64], list[str]]] = {}
         w, h = backdrop.size
         self._bounds = (-50, -50, w + 50, h + 50)
+        self._shade_layer = np.empty((h, w, 3), np.uint8)
+        self._light_layer = np.empty((h, w, 3), np.uint8)
 
     def _project(self, pts: NDArray[np.float64]) -> NDArray[np.int32]:
         hom = pts @ self.proj[:, :3].T + self.proj[:, 3]
@@ -94,6 +99,9 @@ class Renderer:
             return np.asarray(cv2.addWeighted(bgs["day"], u, bgs["dusk"], 1 - u, 0), np.uint8)
         u = level / 0.5
         return np.asarray(cv2.addWeighted(bgs["dusk"], u, bgs["night"], 1 - u, 0), np.uint8)
+
+    def draw_people(self, frame: Image, t: float, look: Look) -> None:
+        draw_walkers(frame, self.walkers, t, self.proj, look.body)
 
     def draw_traffic(self, frame: Image, state: FrameState, look: Look) -> None:
         """Shadows on the ground first, then vehicles from the farthest to the nearest.
@@ -180,10 +188,11 @@ class Renderer:
         height: NDArray[np.float64],
         look: Look,
     ) -> None:
-        """Cast shadows, the dark contact patch under each body, and headlight pools."""
-        road = self.backdrop.road_rgb  # BGR already
-        contact = tuple(int(c * 0.35 * look.body) for c in road)
-        cast = tuple(int(c * (1.0 - 0.45 * look.shadow)) for c in road)
+        """Cast shadows, the dark contact patch under each body, and headlight pools.
+
+        Shadows multiply and headlight pools add onto whatever is below them (asphalt grain,
+        paint, street-light pools, a fading dusk), through layers, instead of being flat paint.
+        """
         y0 = np.maximum(y_near, NEAR_CLIP_M)
         y1 = np.maximum(y_near + length, NEAR_CLIP_M)
         zero = np.zeros_like(x)
@@ -200,26 +209,36 @@ class Renderer:
             axis=1,
         )  # (n, 4, 3)
         foot_pix = self._project(foot)
+        shade = self._shade_layer
+        shade.fill(255)
         if look.shadow > 0.05:
+            cast = int(255 * (1.0 - CAST_SHADOW_DEPTH * look.shadow))
             off = np.stack(
                 [
-                    SUN_SHADOW[0] * SHADOW_PER_HEIGHT * height,
-                    SUN_SHADOW[1] * SHADOW_PER_HEIGHT * height,
+                    SUN_SHADOW_PER_M[0] * height,
+                    SUN_SHADOW_PER_M[1] * height,
                     zero,
                 ],
                 axis=-1,
             )
             tip_pix = self._project(foot + off[:, None, :])
             for a, b in zip(foot_pix, tip_pix, strict=True):
-                cv2.fillConvexPoly(frame, cv2.convexHull(np.vstack([a, b])), cast, cv2.LINE_AA)
-        for n, pts in enumerate(foot_pix):
-            cv2.fillConvexPoly(frame, pts, contact, cv2.LINE_AA)
-            if look.headlights and vs[n].direction == "in":
-                self._light_pool(frame, float(x[n]), float(y_near[n]), vs[n], look)
+                cv2.fillConvexPoly(shade, cv2.convexHull(np.vstack([a, b])), (cast,) * 3)
+        for pts in foot_pix:
+            cv2.fillConvexPoly(shade, pts, (CONTACT_SHADE,) * 3, cv2.LINE_AA)
+        cv2.multiply(frame, shade, dst=frame, scale=1.0 / 255.0)
+        if look.headlights:
+            light = self._light_layer
+            light.fill(0)
+            glow = int(HEADLIGHT_POOL * (1.0 - look.level))
+            for n, v in enumerate(vs):
+                if v.direction == "in" and v.cls != "bicycle":
+                    self._light_pool(light, float(x[n]), float(y_near[n]), v, glow)
+            cv2.add(frame, light, dst=frame)
 
-    def _light_pool(self, frame: Image, x: float, y0: float, v: Vehicle, look: Look) -> None:
-        reach = 5.0 if v.cls in ("car", "bus_truck") else 3.0
-        spread = v.width_m / 2.0 + 0.6
+    def _light_pool(self, layer: Image, x: float, y0: float, v: Vehicle, glow: int) -> None:
+        reach = 6.0 if v.cls in ("car", "bus_truck") else 3.5
+        spread = v.width_m / 2.0 + 0.7
         y0 = max(y0, NEAR_CLIP_M)
         y1 = max(y0 - reach, NEAR_CLIP_M)
         pool = np.array(
@@ -230,10 +249,7 @@ class Renderer:
                 [x - spread, y1, 0],
             ]
         )
-        glow = int(28 * (1.0 - look.level))
-        base = self.backdrop.road_rgb
-        col = tuple(int(min(255, c * look.body + glow)) for c in base)
-        cv2.fillConvexPoly(frame, self._project(pool), col, cv2.LINE_AA)
+        cv2.fillConvexPoly(layer, self._project(pool), (glow, glow, glow), cv2.LINE_AA)
 
     def _cached(self, i: int) -> tuple[NDArray[np.float64], NDArray[np.float64], list[str]]:
         """A vehicle's parts as an (n, 6) array, their base BGR colours and roles."""
@@ -334,11 +350,13 @@ class Renderer:
         if segment.clouds and look.level > 0.75:
             fx.shade(frame, fx.cloud_layer(t), tree_strength)
         if segment.rain:
-            fx.add_rain(frame)
+            fx.add_rain(frame, look.level)
         pad = self.backdrop.pad
         dx, dy = fx.shake(t, SHAKE_PX) if segment.shake else (0, 0)
         w, h = out_size
         out = np.ascontiguousarray(frame[pad + dy : pad + dy + h, pad + dx : pad + dx + w])
         if segment.noise > 0:
             fx.add_noise(out, "high" if look.level < 0.4 else "low")
+        if segment.compression:
+            out = fx.starve(out)
         return out

@@ -143,8 +143,11 @@ def test_a_breach_is_stored_published_signed_and_resolved(engine, client, conn, 
     assert verify(SECRET, body, headers["X-IOC-Signature"])
     assert not verify("other-secret", body, headers["X-IOC-Signature"])
     assert json.loads(body)["alert_id"] == doc["alert_id"] and receiver.attempts == 3
-    attempts = conn.execute("SELECT attempts FROM alert_deliveries WHERE target <> 'mqtt'")
-    assert attempts.fetchone() == (3,)
+    # The receiver answers before the notifier records the attempt: wait for the record.
+    attempts = (
+        "SELECT attempts, delivered_at IS NOT NULL FROM alert_deliveries WHERE target <> 'mqtt'"
+    )
+    assert eventually(lambda: conn.execute(attempts).fetchone() == (3, True))
 
     send(c, tenant, {"pm25": 90.0}, t0 + timedelta(minutes=2), seq=3)  # held: above 80
     send(c, tenant, {"pm25": 70.0}, t0 + timedelta(minutes=3), seq=4)
@@ -210,3 +213,30 @@ def test_the_outbox_keeps_notifications_until_a_notifier_runs(db_settings, stati
     finally:
         notifier.close()
     assert json.loads(receiver.bodies[0][0])["kind"] == "quality_spike"
+
+
+def test_finished_notifications_are_purged_after_the_keep_period(db_settings, station, conn):
+    from analytics.alerts import Finding, apply_findings
+
+    f = Finding(
+        kind="quality_spike",
+        device_id=station,
+        key="pm25",
+        active=True,
+        severity="warning",
+        time=datetime.now(UTC),
+        title="spike",
+        reason="x",
+    )
+    apply_findings(conn, [f], source="quality")
+    notifier = Notifier(db_settings.model_copy(update={"alerts_notify_mqtt": False,
+                                                       "alerts_webhook_urls": []}))  # fmt: skip
+    try:
+        notifier.targets = ["http://127.0.0.1:9/unreachable"]
+        notifier.step(conn)  # fanned out; the delivery fails and waits for a retry
+        conn.execute("UPDATE alert_outbox SET created_at = now() - interval '40 days'")
+        assert notifier.purge(conn) == 0  # still pending: kept
+        conn.execute("UPDATE alert_deliveries SET failed_at = now()")
+        assert notifier.purge(conn) == 1
+    finally:
+        notifier.close()

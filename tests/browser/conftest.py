@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ioc_api.auth.accounts import create_user
+from ioc_api.auth.principal import Role
 from ioc_core.settings import Settings
 from ioc_core.stack.processes import free_port
 from ioc_core.stack.temporary import settings_env
@@ -24,6 +26,9 @@ from tests.ingest.conftest import start_worker, wait_for
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 STATIONS = 24
+PASSWORD = "wall-test-password-1"
+# Signed-in people of the tests: an operator (alerts, commands) and environment staff (rules).
+USERS = {"op": "operator", "env": "environment_staff"}
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
@@ -52,9 +57,12 @@ def live_wall(db_settings: Settings, conn, tenant: str, tmp_path: Path) -> Itera
     db_settings = db_settings.model_copy(
         update={"api_port": free_port(), "dashboard_port": free_port()}
     )
+    for username, role in USERS.items():
+        create_user(conn, username=username, password=PASSWORD, role=Role(role))
     env = {
         **settings_env(db_settings),
         "IOC_WALL_API_KEY": api_key_headers(conn, "viewer")["X-API-Key"],
+        "IOC_WALL_REFRESH_MS": "2000",
     }
     procs: list[subprocess.Popen[bytes]] = []
     ingest = start_worker(db_settings, tenant, f"ingest-{tenant}")

@@ -1,11 +1,21 @@
-"""The wall's API client: the contract it parses and the errors it raises."""
+"""The wall's API client against the real API (in process, on a real database)."""
+
+from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
-from ioc_dashboard.api_client import DeviceList, TelemetrySeries, WallApiClient, WallDataError
+from devices.registry import DeviceIn, ensure_tenant, upsert_device
+from ioc_api import create_app
+from ioc_api.auth.accounts import create_user
+from ioc_api.auth.principal import Role
+from ioc_dashboard.api_client import ApiProblemError, WallApiClient, WallDataError
+from tests.conftest import api_key_headers
 
 
 def _closed_port() -> int:
@@ -15,13 +25,12 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def dead_api():
-    base_url = f"http://127.0.0.1:{_closed_port()}"
-    with WallApiClient(base_url=base_url, timeout_s=2.0) as client:
+def dead_api() -> Iterator[WallApiClient]:
+    with WallApiClient(base_url=f"http://127.0.0.1:{_closed_port()}", timeout_s=2.0) as client:
         yield client
 
 
-def test_unreachable_api_raises_wall_data_error_naming_the_url(dead_api):
+def test_unreachable_api_raises_wall_data_error_naming_the_url(dead_api: WallApiClient) -> None:
     with pytest.raises(WallDataError) as caught:
         dead_api.devices()
     assert caught.value.url == f"{dead_api.base_url}/devices"
@@ -29,48 +38,53 @@ def test_unreachable_api_raises_wall_data_error_naming_the_url(dead_api):
     assert caught.value.__cause__ is not None
 
 
-def test_telemetry_errors_name_the_device_url(dead_api):
-    with pytest.raises(WallDataError) as caught:
-        dead_api.telemetry("aq-001", metric="pm25", since=datetime(2026, 11, 26, tzinfo=UTC))
-    assert caught.value.url == f"{dead_api.base_url}/devices/aq-001/telemetry"
-
-
-def test_device_ids_are_escaped_in_the_path(dead_api):
+def test_device_ids_are_escaped_in_the_path(dead_api: WallApiClient) -> None:
     with pytest.raises(WallDataError) as caught:
         dead_api.telemetry("a/b c", metric="pm25", since=datetime(2026, 11, 26, tzinfo=UTC))
-    assert caught.value.url.endswith("/devices/a%2Fb%20c/telemetry")
+    assert caught.value.url == f"{dead_api.base_url}/devices/a%2Fb%20c/telemetry"
 
 
-def test_device_list_contract_parses_and_tolerates_new_keys():
-    body = {
-        "items": [
-            {
-                "id": "aq-001",
-                "kind": "air_quality_station",
-                "tenant": "sonnmt",
-                "commune_code": "11407",
-                "commune_name": "Phường An Biên",
-                "lat": 20.83,
-                "lon": 106.67,
-                "address": None,
-                "status": "online",
-                "last_seen": "2026-11-26T23:50:00+00:00",
-                "firmware": "added later",
-            }
-        ],
-        "total": 24,
-    }
-    devices = DeviceList.model_validate(body)
-    assert devices.items[0].last_seen == datetime(2026, 11, 26, 23, 50, tzinfo=UTC)
-    assert devices.total == 24
+def test_unknown_alert_action_is_refused_before_any_request(dead_api: WallApiClient) -> None:
+    with pytest.raises(ValueError, match="delete"):
+        dead_api.alert_action(1, "delete")
 
 
-def test_telemetry_contract_parses():
-    body = {
-        "device_id": "aq-001",
-        "metric": "pm25",
-        "unit": "ug/m3",
-        "points": [{"time": "2026-11-26T23:45:00+00:00", "value": 35.2}],
-    }
-    series = TelemetrySeries.model_validate(body)
-    assert series.points[0].value == 35.2
+@pytest.fixture
+def api(db_settings, conn: psycopg.Connection) -> Iterator[WallApiClient]:
+    """The wall's client with the real API app as its transport, reading with a viewer key."""
+    ensure_tenant(conn, "sonnmt", "Environment")
+    upsert_device(conn, DeviceIn(id="aq-001", kind="air_quality_station", tenant_id="sonnmt",
+                                 lat=20.85, lon=106.68))  # fmt: skip
+    create_user(conn, username="env", password="a-long-password", role=Role.ENVIRONMENT_STAFF)
+    key = api_key_headers(conn, "viewer")["X-API-Key"]
+    with TestClient(create_app(db_settings), base_url="http://api") as http:
+        yield WallApiClient(base_url="http://api", api_key=key, _http=http)
+
+
+def test_reads_devices_map_and_kpis_with_the_wall_key(api: WallApiClient) -> None:
+    assert [d.id for d in api.devices().items] == ["aq-001"]
+    wall = api.wall_map(layer="status", bbox=(106.0, 20.0, 107.0, 21.5))
+    assert wall.mode == "points" and wall.points[0].cls == "never_seen"
+    kpis = api.kpis()
+    assert kpis.devices.never_seen == 1 and kpis.devices.total == 1
+
+
+def test_sign_in_gives_a_token_that_speaks_for_the_person(api: WallApiClient) -> None:
+    token = api.login("env", "a-long-password")
+    me = api.as_user(token.access_token).me()
+    assert (me.name, me.role) == ("env", "environment_staff")
+    with pytest.raises(ApiProblemError) as caught:
+        api.login("env", "wrong")
+    assert caught.value.status == 401
+
+
+def test_refused_threshold_edit_keeps_the_field_paths(api: WallApiClient) -> None:
+    user = api.as_user(api.login("env", "a-long-password").access_token)
+    rule = next(r for r in user.thresholds() if r.metric == "pm25")
+    with pytest.raises(ApiProblemError) as caught:
+        user.threshold_update(rule.id, {"reason": "x"})  # too short a reason
+    assert caught.value.status == 422
+    assert [e["path"] for e in caught.value.errors] == ["body.reason"]
+    with pytest.raises(ApiProblemError) as caught:
+        api.threshold_update(rule.id, {"reason": "viewer tries"})  # a viewer may not
+    assert caught.value.status == 403

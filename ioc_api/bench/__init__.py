@@ -1,0 +1,1 @@
+"""``ioc bench query``: the wall's queries against 100 million readings."""
