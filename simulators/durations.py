@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from simulators.sky import next_dawn, next_dusk
 
@@ -46,4 +46,5 @@ def resolve_anchor(anchor: str | float, start: datetime) -> datetime:
         raise ValueError(f"{anchor!r} is not an anchor")
     base = next_dusk(start) if m.group(1) == "dusk" else next_dawn(start)
     offset = parse_duration(m.group(3)) if m.group(3) else 0.0
-    return base + timedelta(seconds=offset if m.group(2) != "-" else -offset)
+    at = base + timedelta(seconds=offset if m.group(2) != "-" else -offset)
+    return at.astimezone(UTC).replace(microsecond=0)
