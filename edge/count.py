@@ -37,8 +37,13 @@ _MIN_HITS = 3
 _MIN_TRAVEL_PX = 4.0
 # A vehicle crossing the line has come this far (m) within the track's remembered path.
 _MIN_TRAVEL_M = 2.5
+# A box wider than any vehicle (m) is several blobs merged at a distance; its bottom edge
+# jumps when they part, which is not a crossing.
+_MAX_WIDTH_M = 5.0
 # Size samples (frames fully in view) a track needs for its crossing to count.
 _MIN_SAMPLES = 5
+# ... or, for a vehicle too big for the view to be ever seen whole, this many matched frames.
+_MIN_HITS_CUT = 12
 # Speed is measured over this much of the track's recent path.
 _SPEED_WINDOW_S = 0.6
 
@@ -222,11 +227,12 @@ class Counter:
         if speed is None:
             speed = track_speed_kmh(p.track, self.homography)
         if (
-            len(sizes) < _MIN_SAMPLES
+            (len(sizes) < _MIN_SAMPLES and p.track.hits < _MIN_HITS_CUT)
             or self._ground_travel(p.track) < _MIN_TRAVEL_M
             or width < self.cfg.min_width_m
             or length < self.cfg.min_length_m
             or (speed is not None and speed > self.cfg.max_speed_kmh)
+            or max(width, p.track.partial[0]) > _MAX_WIDTH_M
         ):
             self.rejected += 1
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
 from dash import html
@@ -25,6 +26,12 @@ def ordered(alerts: Sequence[Alert]) -> list[Alert]:
 def ringing(alerts: Sequence[Alert]) -> list[int]:
     """Ids of the alerts that call for attention: critical and not yet acknowledged."""
     return sorted(a.id for a in alerts if a.severity == "critical" and a.state == "open")
+
+
+def digest(alerts: Sequence[Alert], *, selected: int | None, lang: str) -> str:
+    """A short digest of the feed as shown (rows, order, states, selection, language)."""
+    text = "|".join(a.model_dump_json() for a in ordered(alerts)) + f"|{selected}|{lang}"
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def alert_rows(

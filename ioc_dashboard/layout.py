@@ -21,6 +21,7 @@ MAP_ID = "wall-map"
 LAYER_ID = "map-layer"
 MAP_COUNT_ID = "map-count"
 MAP_VIEW_STORE = "map-view"
+MAP_DRAWN_STORE = "map-drawn"  # digest of what the map shows: an unchanged tick redraws nothing
 CHART_ID = "wall-chart"
 KPI_STRIP_ID = "kpi-strip"
 METRIC_SELECT_ID = "metric-select"
@@ -36,6 +37,7 @@ ALERT_NOTE_ID = "alert-note"
 ALERT_FEEDBACK_ID = "alert-feedback"
 ALERT_ACTIONS = ("acknowledge", "resolve", "comment")
 RINGING_STORE = "ringing-alerts"
+ALERTS_DRAWN_STORE = "alerts-drawn"
 SOUND_TOGGLE_ID = "sound-toggle"
 AUDIO_ID = "alert-sound"
 TAB_BAR_ID = "drill-tabs"
@@ -240,5 +242,7 @@ def build_layout(
         dcc.Store(id=SELECTED_STORE_ID, data=None),
         dcc.Store(id=ALERT_SELECTED_STORE, data=None),
         dcc.Store(id=MAP_VIEW_STORE, data=None),
+        dcc.Store(id=MAP_DRAWN_STORE, data=None),
         dcc.Store(id=RINGING_STORE, data=[]),
+        dcc.Store(id=ALERTS_DRAWN_STORE, data=None),
     ])  # fmt: skip

@@ -56,8 +56,9 @@ def point_size(count: int) -> int:
 
 
 def cluster_size(count: int) -> float:
-    """Area grows with the count, so a cluster of 400 reads as 20x one of 20, not 400x."""
-    return min(10 + 3 * math.sqrt(count), 46)
+    """Logarithmic and capped near the grid's cell width on a 1920 wall (~17 px), so
+    neighbouring clusters stay apart and the city's shape shows through."""
+    return min(5 + 2.4 * math.log2(count + 1), 20)
 
 
 def static_traces() -> list[go.Scatter]:

@@ -11,14 +11,14 @@ analyser's detection floor after a washout), and a limit the signal was pressed 
 run within ``ceiling_share`` of the highest (or lowest) of the series' last
 ``ceiling_window`` distinct values, reached while its moves had already shrunk to under
 ``calm_ratio`` of their usual size (the median step between those values against the
-series' long-run typical step), or at a value it has already sat at for ``held_count``
-readings or more in its recent past: an analyser or transmitter compressing or clipping
-near its top of scale moves by a resolution step before it sits still, and keeps coming
-back to the same value. A stuck sensor freezes
-wherever it was, straight out of its usual noise. Series listed in ``saturating`` (a drain's
-level when the pipe runs full in a storm, reached in minutes) need only be at the top. A run
-that began before the series had ``ceiling_window`` distinct values is not judged: there is
-no past to tell a limit from a frozen sensor by.
+series' long-run typical step), or with ``pressing_count`` of them already that close, or
+at a value it has already sat at for ``held_count`` readings or more in its recent past.
+An analyser or transmitter compressing or clipping near its top of scale moves by a
+resolution step before it sits still, and keeps coming back to the same value; a stuck
+sensor freezes wherever it was, straight out of its usual noise. Series listed in
+``saturating`` (a drain's level when the pipe runs full in a storm, reached in minutes) need
+only be at the top. A run that began before the series had ``ceiling_window`` distinct
+values is not judged: there is no past to tell a limit from a frozen sensor by.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class FlatlineParams:
     ceiling_share: float = 0.02  # "at the limit": within 2 % of the recent extreme
     calm_ratio: float = 0.34  # recent steps under this share of the usual step: pressed
     held_count: int = 5  # an earlier run this long at the same value marks a limit
+    pressing_count: int = 3  # recent values within half of ceiling_share: pressed against it
     ceiling_window: int = 10
     saturating: frozenset[tuple[str, str]] = frozenset({("drainage_sensor", "level")})
 
@@ -134,6 +135,9 @@ class FlatlineDetector:
         if not (top or bottom):
             return False
         if run.value in self._held.get((r.device_id, r.metric), ()):
+            return True
+        close = sum(1 for v in run.before if abs(v - run.value) <= near / 2)
+        if close >= self.p.pressing_count:
             return True
         steps = [abs(b - a) for a, b in zip(run.before, run.before[1:], strict=False)]
         return median(steps) < self.p.calm_ratio * run.usual_step

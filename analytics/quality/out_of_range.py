@@ -53,6 +53,9 @@ class OutOfRangeDetector:
     def __init__(self, catalogue: Catalogue | None = None) -> None:
         self.catalogue = catalogue or Catalogue()
         self._state: dict[tuple[str, str], _State] = {}
+        # The last in-range reading times of series never out of range: a tuple, not a
+        # state object, since this is every reading of a healthy fleet.
+        self._recent_in: dict[tuple[str, str], tuple[datetime, ...]] = {}
 
     def observe(self, reading: Reading) -> Iterable[Finding]:
         spec = self.catalogue.spec(reading.kind, reading.metric)
@@ -62,13 +65,19 @@ class OutOfRangeDetector:
         unit = spec.unit
         if spec.min <= reading.value <= spec.max:
             state = self._state.get(key)
-            if state is None:
-                return ()  # the common case: a series that has never been out of range
+            if state is None:  # the common case: a series that has never been out of range
+                recent = self._recent_in.get(key, ())
+                if not recent or reading.time > recent[-1]:
+                    self._recent_in[key] = (*recent[-(CLEAR_AFTER - 1) :], reading.time)
+                return ()
             if state.in_range and reading.time <= state.in_range[-1]:
                 return ()
             state.in_range.append(reading.time)
             return self._maybe_clear(reading, state, unit)
-        state = self._state.setdefault(key, _State())
+        state = self._state.get(key)
+        if state is None:
+            state = self._state[key] = _State()
+            state.in_range.extend(self._recent_in.pop(key, ()))
         if state.last_out is None or reading.time > state.last_out:
             state.last_out = reading.time
         out: list[Finding] = []
@@ -88,6 +97,9 @@ class OutOfRangeDetector:
                 title=f"{reading.metric} out of range ({with_unit(reading.value, unit)})",
                 reason=reason, metric=reading.metric, value=reading.value, threshold=bound,
             ))  # fmt: skip
+        # Seen late (the dead-letter tail lags the stream): plausible readings may already
+        # have followed it, and the fault may be over as soon as it is recorded.
+        out.extend(self._maybe_clear(reading, state, unit))
         return out
 
     def _maybe_clear(self, reading: Reading, state: _State, unit: str) -> tuple[Finding, ...]:

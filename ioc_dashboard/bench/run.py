@@ -7,6 +7,7 @@ import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,20 @@ def _liven(conn: Any, *, seed: int) -> dict[str, int]:
     return {s: severities.count(s) for s in ("advisory", "warning", "critical")}
 
 
+def _churn(settings: Any, stop: threading.Event, changes: list[int]) -> None:
+    """A live city while the browser watches: every second ~100 devices change status, so
+    every refresh tick brings a different map (the worst case: each tick redraws)."""
+    with connect_db(settings) as conn:
+        conn.autocommit = True
+        while not stop.wait(1.0):
+            cur = conn.execute(
+                """UPDATE devices SET last_seen = CASE WHEN last_seen > now() - interval '1 hour'
+                                                   THEN now() - interval '1 day' ELSE now() END
+                   WHERE id IN (SELECT id FROM devices TABLESAMPLE SYSTEM (0.5))"""
+            )
+            changes.append(cur.rowcount)
+
+
 def _api_timings(api_url: str, key: str) -> dict[str, Any]:
     """The wall's reads against the naive one (every device, every tick)."""
     out: dict[str, Any] = {}
@@ -123,7 +138,15 @@ def run_wall_benchmark(cfg: WallBenchConfig) -> dict[str, Any]:
                 alerts = _liven(conn, seed=cfg.seed)
                 conn.commit()
             api = _api_timings(s.api_url, viewer)
-            browser = measure_wall(wall_url, seconds=cfg.seconds, viewport=cfg.viewport)
+            stop = threading.Event()
+            changes: list[int] = []
+            churn = threading.Thread(target=_churn, args=(s, stop, changes), daemon=True)
+            churn.start()
+            try:
+                browser = measure_wall(wall_url, seconds=cfg.seconds, viewport=cfg.viewport)
+            finally:
+                stop.set()
+                churn.join(10)
         finally:
             for proc in procs:
                 proc.terminate()
@@ -138,6 +161,7 @@ def run_wall_benchmark(cfg: WallBenchConfig) -> dict[str, Any]:
         "refresh_ms_configured": cfg.refresh_ms,
         "viewport": f"{cfg.viewport[0]}x{cfg.viewport[1]}",
         **api,
+        "status_changes_per_s": round(sum(changes) / max(len(changes), 1)),
         **browser,
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from dash import Input, Output, Patch, State, no_update
 from ioc_dashboard import layout as ids
 from ioc_dashboard import map_view, tiles
 from ioc_dashboard.api_client import WallDataError
+from ioc_dashboard.api_models import WallMap
 from ioc_dashboard.auth import language
 from ioc_dashboard.i18n import texts
 from ioc_dashboard.kpi_view import kpi_tiles
@@ -28,18 +30,28 @@ def _box(data: Any) -> Box | None:
     return tuple(float(v) for v in data) if data else None  # type: ignore[return-value]
 
 
+def map_digest(wall: WallMap, *, lang: str, selected: str | None, box: Box | None) -> str:
+    """What the map would draw, as a short digest (the box decides names and tiles)."""
+    text = f"{wall.model_dump_json()}|{lang}|{selected}|{box}"
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def register(app: dash.Dash, ctx: WallContext) -> None:
     @app.callback(
         Output(ids.MAP_ID, "figure"),
         Output(ids.MAP_COUNT_ID, "children"),
         Output(ids.STATUS_ID, "children"),
         Output(ids.STATUS_ID, "className"),
+        Output(ids.MAP_DRAWN_STORE, "data"),
         Input(ids.INTERVAL_ID, "n_intervals"),
         Input(ids.LAYER_ID, "value"),
         Input(ids.MAP_VIEW_STORE, "data"),
         Input(ids.SELECTED_STORE_ID, "data"),
+        State(ids.MAP_DRAWN_STORE, "data"),
     )
-    def refresh_map(_tick: int, layer: str, view: Any, selected: str | None) -> tuple[Any, ...]:
+    def refresh_map(
+        _tick: int, layer: str, view: Any, selected: str | None, drawn: str | None
+    ) -> tuple[Any, ...]:
         lang = language()
         labels = texts(lang)
         box = _box(view)
@@ -47,7 +59,15 @@ def register(app: dash.Dash, ctx: WallContext) -> None:
             wall = ctx.auth.api().wall_map(layer=layer or "status", bbox=box)  # type: ignore[arg-type]
         except WallDataError as exc:
             log.warning("wall cannot read the map: %s", exc)
-            return no_update, no_update, f"{labels['api_error']}: {exc.url}", "wall-status error"
+            message = f"{labels['api_error']}: {exc.url}"
+            return no_update, no_update, message, "wall-status error", no_update
+        now = local_time_text(datetime.now().astimezone(), labels)
+        count = f"{wall.total:,} {labels['devices_in_view']}".replace(",", "\u202f")
+        # Redrawing thousands of WebGL marks costs the wall PC a main-thread task; a tick that
+        # brings the same picture (the usual case between status changes) redraws nothing.
+        digest = map_digest(wall, lang=lang, selected=selected, box=box)
+        if digest == drawn:
+            return no_update, count, f"{labels['updated']} {now}", "wall-status", no_update
         patch = Patch()
         traces = map_view.device_traces(wall, lang=lang, labels=labels, selected=selected)
         for offset, trace in enumerate(traces):
@@ -56,9 +76,7 @@ def register(app: dash.Dash, ctx: WallContext) -> None:
         if ctx.tile_url:
             view_box = box or map_view.INITIAL_BOX
             patch["layout"]["images"] = tiles.tile_images(ctx.tile_url, view_box)
-        now = local_time_text(datetime.now().astimezone(), labels)
-        count = f"{wall.total:,} {labels['devices_in_view']}".replace(",", "\u202f")
-        return patch, count, f"{labels['updated']} {now}", "wall-status"
+        return patch, count, f"{labels['updated']} {now}", "wall-status", digest
 
     @app.callback(
         Output(ids.MAP_VIEW_STORE, "data"),

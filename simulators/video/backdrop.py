@@ -270,6 +270,23 @@ def _roadside_items(
                 (py - 0.01, "box", (ax0, ax1, py - 0.05, py + 0.05, 8.9, 9.05), (150, 150, 150))
             )
             items.append((py - 0.02, "lamp", (sign * (POLE_X - 2.2), py, 8.85), (255, 255, 255)))
+        # Motorbikes parked on the sidewalk in front of the shops, nose to the wall, as they are
+        # along every street in Vietnam: static, outside the counting ROI.
+        bike_cols = [(25, 25, 25), (30, 30, 180), (150, 50, 30), (200, 200, 205), (60, 60, 60)]
+        y = 6.0
+        while y < 80.0:
+            if rng.random() < 0.55:
+                x_in, x_out = sign * (FACADE_X - 0.3), sign * (FACADE_X - 2.2)
+                bx0, bx1 = sorted((x_in, x_out))
+                col = bike_cols[int(rng.integers(len(bike_cols)))]
+                items.append((y + 0.35, "box", (bx0, bx1, y + 0.2, y + 0.5, 0.0, 0.75), col))
+                sx0, sx1 = sorted((sign * (FACADE_X - 0.9), sign * (FACADE_X - 1.6)))
+                items.append(
+                    (y + 0.34, "box", (sx0, sx1, y + 0.1, y + 0.6, 0.7, 0.95), (30, 30, 30))
+                )
+                y += 0.75
+            else:
+                y += rng.uniform(1.5, 6.0)
     return items
 
 

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from simulators.video.backdrop import SWAY_PX, Backdrop
 from simulators.video.conditions import Segment
 from simulators.video.effects import Effects
+from simulators.video.pedestrians import Walker, draw_walkers
 from simulators.video.scene import SUN_SHADOW_PER_M
 from simulators.video.shapes import parts
 from simulators.video.traffic import FrameState
@@ -65,6 +66,7 @@ class Renderer:
         *,
         camera_x_m: float,
         ponchos: frozenset[int] = frozenset(),
+        walkers: list[Walker] | None = None,
     ) -> None:
         self.vehicles = vehicles
         self.backdrop = backdrop
@@ -72,6 +74,7 @@ class Renderer:
         self.effects = Effects(rng, backdrop.size)
         self.camera_x = camera_x_m
         self.ponchos = ponchos
+        self.walkers = walkers or []
         self._parts: dict[int, tuple[NDArray[np.float64], NDArray[np.float64], list[str]]] = {}
         w, h = backdrop.size
         self._bounds = (-50, -50, w + 50, h + 50)
@@ -96,6 +99,9 @@ class Renderer:
             return np.asarray(cv2.addWeighted(bgs["day"], u, bgs["dusk"], 1 - u, 0), np.uint8)
         u = level / 0.5
         return np.asarray(cv2.addWeighted(bgs["dusk"], u, bgs["night"], 1 - u, 0), np.uint8)
+
+    def draw_people(self, frame: Image, t: float, look: Look) -> None:
+        draw_walkers(frame, self.walkers, t, self.proj, look.body)
 
     def draw_traffic(self, frame: Image, state: FrameState, look: Look) -> None:
         """Shadows on the ground first, then vehicles from the farthest to the nearest.

@@ -109,18 +109,17 @@ def test_out_of_range_opens_and_clears_after_three_plausible_readings() -> None:
     assert not cleared.active and cleared.time == FAULT_AT + 6 * minute
 
 
-def test_out_of_range_seen_late_opens_at_its_own_time() -> None:
-    """The dead-letter tail lags the stream: the fault is recorded at its event time."""
+def test_out_of_range_seen_late_opens_and_clears_at_once() -> None:
+    """The dead-letter tail lags the stream: the fault is recorded at its event time, and
+    is already over if three plausible readings followed it."""
     det = OutOfRangeDetector()
     ok = Reading("dr-001", "t", "drainage_sensor", None, "level", FAULT_AT, 14.0)
-    assert list(det.observe(ok)) == []
-    late = replace(ok, value=750.0, time=FAULT_AT - timedelta(minutes=5))
-    (opened,) = det.observe(late)
-    assert opened.active and opened.time == late.time
-    for i in (1, 2):
+    for i in range(3):
         assert list(det.observe(replace(ok, time=FAULT_AT + timedelta(minutes=5 * i)))) == []
-    (cleared,) = det.observe(replace(ok, time=FAULT_AT + timedelta(minutes=15)))
-    assert not cleared.active and cleared.time == FAULT_AT + timedelta(minutes=15)
+    late = replace(ok, value=750.0, time=FAULT_AT - timedelta(minutes=5))
+    opened, cleared = det.observe(late)
+    assert opened.active and opened.time == late.time
+    assert not cleared.active and cleared.time == FAULT_AT + timedelta(minutes=10)
 
 
 def test_dropout_whole_device_then_back() -> None:

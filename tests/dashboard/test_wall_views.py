@@ -63,16 +63,16 @@ def test_clusters_carry_their_box_and_are_sized_by_count() -> None:
     small = {
         "lat": 20.9,
         "lon": 106.7,
-        "count": 100,
+        "count": 3,
         "cls": "offline",
-        "counts": {"offline": 100},
+        "counts": {"offline": 3},
         "bbox": [106.6, 20.8, 106.8, 21.0],
     }
     wall = WallMap.model_validate(
         {
             "layer": "status",
             "mode": "clusters",
-            "total": 500,
+            "total": 403,
             "classes": CLASSES,
             "points": [],
             "clusters": [big, small],
@@ -180,3 +180,20 @@ def test_series_draws_thresholds_levels_and_the_forecast_band() -> None:
 def test_local_time_is_vietnam_time() -> None:
     assert local_time_text(NOW, LABELS) == "27/11/2026 08:00"
     assert local_time_text(None, LABELS) == "chưa bao giờ"
+
+
+def test_an_unchanged_feed_or_map_has_the_same_digest() -> None:
+    from ioc_dashboard.callbacks.live import map_digest
+
+    alerts = [_alert(1, "warning"), _alert(2, "critical")]
+    same = alerts_view.digest(alerts[::-1], selected=None, lang="vi")
+    assert alerts_view.digest(alerts, selected=None, lang="vi") == same
+    assert alerts_view.digest(alerts, selected=2, lang="vi") != same
+    acked = [_alert(1, "warning"), _alert(2, "critical", "acknowledged")]
+    assert alerts_view.digest(acked, selected=None, lang="vi") != same
+    wall = _points(5)
+    box = (106.5, 20.7, 106.9, 21.0)
+    assert map_digest(wall, lang="vi", selected=None, box=box) == map_digest(
+        _points(5), lang="vi", selected=None, box=box)  # fmt: skip
+    assert map_digest(wall, lang="vi", selected=None, box=box) != map_digest(
+        _points(6), lang="vi", selected=None, box=box)  # fmt: skip
