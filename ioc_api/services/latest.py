@@ -5,7 +5,10 @@ upsert of every batch's series would cost it a second statement and row locks on
 table. Ingest already records, per batch, each device's newest reading time in
 ``devices.last_seen``. Once a second the sweep picks the devices whose ``last_seen`` moved past
 what it last synced (``telemetry_latest_sync``), reads each of their series' newest reading
-through the identity index (one probe per series), and upserts them. The work is proportional
+through the identity index (one probe per series, bounded in time so that only the last
+chunk or two are searched: from an hour before the previous sync, or ingest's 7-day window on a
+device's first sync, up to its ``last_seen`` plus the 5 minutes a clock may run ahead), and
+upserts them. The work is proportional
 to the devices that reported since the last sweep, not to the ingest rate, and a device whose
 readings arrive late (store and forward, a slow link) is caught like any other: its
 ``last_seen`` moves when they land. The table lags ingest by about a second.
@@ -38,7 +41,7 @@ class LatestChange(BaseModel):
 
 _SWEEP = """
 WITH moved AS (
-    SELECT d.key, d.kind, d.last_seen FROM devices d
+    SELECT d.key, d.kind, d.last_seen, s.last_seen AS synced FROM devices d
     LEFT JOIN telemetry_latest_sync s ON s.device_key = d.key
     WHERE d.last_seen IS NOT NULL AND (s.last_seen IS NULL OR d.last_seen > s.last_seen)
     ORDER BY d.key
@@ -49,6 +52,8 @@ WITH moved AS (
     CROSS JOIN LATERAL (
         SELECT t.time, t.value FROM telemetry t
         WHERE t.device_key = mv.key AND t.metric_id = m.id
+          AND t.time > coalesce(mv.synced, mv.last_seen - interval '7 days') - interval '1 hour'
+          AND t.time <= mv.last_seen + interval '5 minutes'
         ORDER BY t.time DESC LIMIT 1) x
 ), synced AS (
     INSERT INTO telemetry_latest_sync AS s (device_key, last_seen)

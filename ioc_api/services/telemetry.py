@@ -257,7 +257,7 @@ def latest_values(
              AND (%(commune)s::text IS NULL OR d.commune_code = %(commune)s)
              AND (%(device)s::text IS NULL OR d.id = %(device)s)
              AND (%(metric)s::text IS NULL OR m.name = %(metric)s)
-           ORDER BY d.id, m.id""",
+           ORDER BY l.device_key, l.metric_id""",
         {"tenant": tenant, "kind": kind, "commune": commune, "device": device_id,
          "metric": metric},
     )  # fmt: skip
