@@ -18,6 +18,9 @@ import typer
 
 from analytics.alerts.cli import app as alerts_app
 from analytics.aqi_store import refresh_aqi
+from analytics.forecast.commands import backtest_command, forecast_once_command
+from analytics.forecast.service import ModelCache, run_forecasts
+from analytics.history.commands import import_history_command
 from analytics.retention import RetentionReport, apply_retention
 from analytics.rollups import RefreshResult, refresh_until_caught_up
 from ioc_core.cli.common import fail_cleanly, settings_from_env, stop_on_signals
@@ -29,6 +32,10 @@ log = logging.getLogger(__name__)
 app = typer.Typer(no_args_is_help=True, help="Telemetry rollups (1m, 1h) and retention.")
 # --- alerts ---
 app.add_typer(alerts_app, name="alerts")
+# --- forecast ---
+app.command("backtest")(backtest_command)
+app.command("forecast")(forecast_once_command)
+app.command("import-history")(import_history_command)
 
 
 @app.command("evaluate")
@@ -118,6 +125,8 @@ def run() -> None:
 def run_scheduler(settings: Settings, stop: threading.Event) -> None:
     """The loop behind ``ioc analytics run``; also callable from a thread (demo, tests)."""
     next_retention = time.monotonic()
+    next_forecast = time.monotonic()
+    forecast_models = ModelCache()  # retrained in place every IOC_FORECAST_RETRAIN_S
     conn: psycopg.Connection | None = None
     while not stop.is_set():
         try:
@@ -128,6 +137,9 @@ def run_scheduler(settings: Settings, stop: threading.Event) -> None:
             if time.monotonic() >= next_retention:
                 log.info("retention %s", _retention_summary(apply_retention(conn, settings)))
                 next_retention = time.monotonic() + settings.retention_interval_s
+            if settings.forecast_enabled and time.monotonic() >= next_forecast:
+                log.info("forecast %s", run_forecasts(conn, settings, forecast_models).as_dict())
+                next_forecast = time.monotonic() + settings.forecast_interval_s
         except (psycopg.Error, IocError):
             # The database may be restarting: drop the connection and try again next tick.
             log.exception("analytics step failed; retrying in %ss", settings.rollup_interval_s)

@@ -20,6 +20,7 @@ from typing import Any
 __all__ = ["RaisedAlert", "grace_for", "score"]
 
 MIN_GRACE = timedelta(seconds=300)
+MAX_LISTED = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ def score(
     for a in alerts:
         by_device[a.device_id].append(a)
     matched: dict[int, str] = {}  # alert id -> incident type it matched
+    missed: list[str] = []
     per_type: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"incidents": 0, "detected": 0, "delays": [], "kinds": set()}
     )
@@ -71,6 +73,8 @@ def score(
         if first is not None:
             t["detected"] += 1
             t["delays"].append((first - start).total_seconds())
+        else:
+            missed.append(inc["id"])
     false_positives = [a for a in alerts if a.id not in matched]
     fp_by_kind: dict[str, int] = defaultdict(int)
     for a in false_positives:
@@ -96,4 +100,10 @@ def score(
         "alerts": len(alerts), "false_positives": len(false_positives),
         "false_positives_by_kind": dict(sorted(fp_by_kind.items())),
         "incidents": total_incidents, "detected": detected, "by_type": by_type,
+        # What to look at first when a figure is low.
+        "missed_incidents": missed,
+        "false_positive_alerts": [
+            {"kind": a.kind, "device_id": a.device_id, "time": a.time.isoformat()}
+            for a in false_positives[:MAX_LISTED]
+        ],
     }  # fmt: skip

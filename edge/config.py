@@ -139,6 +139,8 @@ class ProcessingConfig(_Strict):
     # MOG2 varThreshold / KNN dist2Threshold; None = the subtractor's own default.
     threshold: float | None = Field(None, gt=0)
     shadows: bool = True
+    # Undo camera shake (phase correlation against the settled view) before subtraction.
+    stabilise: bool = True
     # Blobs smaller than this (analysis px, after morphology) are noise: rain, leaves, sensor.
     min_blob_px: int = Field(30, ge=1)
     # Seconds a lost track is kept (coasting on its velocity) before it is dropped.
@@ -241,11 +243,18 @@ class HealthConfig(_Strict):
 class ClassificationConfig(_Strict):
     """Ground-plane size limits (metres) between classes; see docs/edge.md."""
 
-    # Footprint length (along the motion) above which a vehicle is a car, then a bus/truck.
-    car_min_length_m: float = Field(3.0, gt=0)
+    # Width is what separates a two-wheeler (0.7 m with its rider) from a car (1.8 m) from a
+    # bus or truck (2.5 m) in a view along the road; apparent length is inflated by height
+    # (a 1.7 m rider seen from 27 degrees "lengthens" a motorbike to a car's 4 m), so it only
+    # confirms a bus or truck.
+    car_min_width_m: float = Field(1.45, gt=0)
+    # Below these a "vehicle" is noise (rain streaks, a headlight glint, a leaf shadow): its
+    # crossing is not counted. Apparent sizes, as measured (see docs/edge.md).
+    min_width_m: float = Field(0.3, ge=0)
+    min_length_m: float = Field(1.4, ge=0)
+    max_speed_kmh: float = Field(150.0, gt=0)
+    bus_truck_min_width_m: float = Field(2.2, gt=0)
     bus_truck_min_length_m: float = Field(7.0, gt=0)
-    # Footprint width above which a short vehicle is a car rather than a two-wheeler.
-    car_min_width_m: float = Field(1.3, gt=0)
     # Two-wheelers slower than this are bicycles: a bicycle and a motorbike have almost the
     # same footprint, speed is what separates them in a city (urban motorbikes ~30 km/h).
     bicycle_max_speed_kmh: float = Field(16.0, ge=0)
@@ -309,8 +318,8 @@ class CameraConfig(_Strict):
                 f"{self.intervals_s}"
             )
         big = self.classification
-        if big.bus_truck_min_length_m <= big.car_min_length_m:
-            raise ValueError("classification: bus_truck_min_length_m must exceed car_min_length_m")
+        if big.bus_truck_min_width_m <= big.car_min_width_m:
+            raise ValueError("classification: bus_truck_min_width_m must exceed car_min_width_m")
         return self
 
     @property

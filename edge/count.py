@@ -31,6 +31,19 @@ SETTLE_S = 0.8
 # least ~0.8 m apart (handlebar to handlebar), so they stay two.
 _TWIN_S = 0.5
 _TWIN_M = 0.5
+# A track must have been matched this often, and have travelled this far across the line
+# (analysis px) since it was first seen, for its side change to count.
+_MIN_HITS = 3
+_MIN_TRAVEL_PX = 4.0
+# A vehicle crossing the line has come this far (m) within the track's remembered path.
+_MIN_TRAVEL_M = 2.5
+# A box wider than any vehicle (m) is several blobs merged at a distance; its bottom edge
+# jumps when they part, which is not a crossing.
+_MAX_WIDTH_M = 5.0
+# Size samples (frames fully in view) a track needs for its crossing to count.
+_MIN_SAMPLES = 5
+# ... or, for a vehicle too big for the view to be ever seen whole, this many matched frames.
+_MIN_HITS_CUT = 12
 # Speed is measured over this much of the track's recent path.
 _SPEED_WINDOW_S = 0.6
 
@@ -58,9 +71,9 @@ def classify(
     width_m: float, length_m: float, speed_kmh: float | None, cfg: ClassificationConfig
 ) -> str:
     """Calibrated footprint size first, speed only to split two-wheelers (docs/edge.md)."""
-    if length_m >= cfg.bus_truck_min_length_m:
+    if width_m >= cfg.bus_truck_min_width_m and length_m >= cfg.bus_truck_min_length_m:
         return "bus_truck"
-    if width_m >= cfg.car_min_width_m or length_m >= cfg.car_min_length_m:
+    if width_m >= cfg.car_min_width_m:
         return "car"
     if speed_kmh is not None and speed_kmh < cfg.bicycle_max_speed_kmh:
         return "bicycle"
@@ -112,6 +125,7 @@ class Counter:
         self.pending: list[_Pending] = []
         self.recent: list[tuple[float, str, str, np.ndarray]] = []
         self.twins = 0
+        self.rejected = 0  # crossings of things too small, too brief or too fast for a vehicle
 
     def _twin(self, line: Line, direction: str, point: np.ndarray, t: float) -> bool:
         """Is this crossing a fragment of one counted a moment ago at the same place?
@@ -147,6 +161,8 @@ class Counter:
                 pos = line.along(point)
                 if not -_SEGMENT_SLACK <= pos <= 1 + _SEGMENT_SLACK:
                     continue
+                if not self._came_across(tr, line, side):
+                    continue
                 tr.counted.add(line.name)
                 direction = "in" if side > 0 else "out"
                 if self._twin(line, direction, point, t):
@@ -162,6 +178,27 @@ class Counter:
                     )
                 )
 
+    @staticmethod
+    def _came_across(tr: Track, line: Line, side: int) -> bool:
+        """A real crossing: the track travelled from the other side, not a box that jumped.
+
+        A blob that splits or merges (a shadow, a headlight pool, two riders parting) moves
+        its box's bottom edge by several pixels in one frame, back and forth across a line.
+        """
+        if tr.hits < _MIN_HITS:
+            return False
+        _, x0, y0 = tr.path[0]
+        cx, cy = tr.contact
+        travelled = float((np.array([cx - x0, cy - y0])) @ line.normal_in) * side
+        return travelled >= _MIN_TRAVEL_PX
+
+    def _ground_travel(self, tr: Track) -> float:
+        """Metres between where the track was first and last seen (noise wanders in place)."""
+        _, x0, y0 = tr.path[0]
+        _, x1, y1 = tr.path[-1]
+        g = self.homography.to_ground(np.array([[x0, y0], [x1, y1]]))
+        return float(np.hypot(*(g[1] - g[0])))
+
     def settle(self, t: float, ended: list[Track], *, final: bool = False) -> list[Crossing]:
         """Crossings whose class can now be decided (settle time passed or track ended)."""
         ended_ids = {tr.id for tr in ended}
@@ -169,13 +206,15 @@ class Counter:
         keep: list[_Pending] = []
         for p in self.pending:
             if final or p.track.id in ended_ids or t - p.time >= SETTLE_S:
-                done.append(self._resolve(p))
+                crossing = self._resolve(p)
+                if crossing is not None:
+                    done.append(crossing)
             else:
                 keep.append(p)
         self.pending = keep
         return done
 
-    def _resolve(self, p: _Pending) -> Crossing:
+    def _resolve(self, p: _Pending) -> Crossing | None:
         sizes = p.track.sizes
         if sizes:
             width = statistics.median(w for w, _ in sizes)
@@ -187,5 +226,15 @@ class Counter:
         speed = p.speed_kmh
         if speed is None:
             speed = track_speed_kmh(p.track, self.homography)
+        if (
+            (len(sizes) < _MIN_SAMPLES and p.track.hits < _MIN_HITS_CUT)
+            or self._ground_travel(p.track) < _MIN_TRAVEL_M
+            or width < self.cfg.min_width_m
+            or length < self.cfg.min_length_m
+            or (speed is not None and speed > self.cfg.max_speed_kmh)
+            or max(width, p.track.partial[0]) > _MAX_WIDTH_M
+        ):
+            self.rejected += 1
+            return None
         cls = classify(width, length, speed, self.cfg)
         return Crossing(p.time, p.line, p.direction, cls, speed, p.track.id)

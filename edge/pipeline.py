@@ -1,8 +1,9 @@
 """One camera's analysis: frame in, crossings, zone readings and health changes out.
 
 Stages (each timed, reported as ms/frame in node health and ``ioc bench edge``):
-``resize`` -> ``subtract`` (background model, shadows dropped, ROI mask) -> ``morphology`` ->
-``blobs`` -> ``track`` -> ``count`` (lines, class sizes, speed) -> ``zones`` -> ``health``.
+``resize`` -> ``stabilise`` (camera shake undone) -> ``subtract`` (background model, shadows
+dropped, ROI mask) -> ``morphology`` -> ``blobs`` -> ``track`` -> ``count`` (lines, class
+sizes, speed) -> ``zones`` -> ``health``.
 The geometry is built when the first frame reveals the source size. Nothing of the frame
 leaves this object: its outputs are numbers.
 """
@@ -23,11 +24,12 @@ from edge.detect import Detector
 from edge.geometry import Homography, Line, polygon_mask
 from edge.health import CameraHealth, HealthChange
 from edge.images import Image
+from edge.stabilise import Stabiliser
 from edge.track import Track, Tracker
 from edge.zones import ZoneMeter, ZoneReading, lines_occupied
 
 STAGES: tuple[str, ...] = (
-    "resize", "subtract", "morphology", "blobs", "track", "count", "zones", "health",
+    "resize", "stabilise", "subtract", "morphology", "blobs", "track", "count", "zones", "health",
 )  # fmt: skip
 # Health is judged on every n-th frame: conditions are held for seconds anyway.
 _HEALTH_EVERY = 5
@@ -92,7 +94,10 @@ class Pipeline:
         else:
             self.roi_box = (0, 0, shape[1], shape[0])
         self.detector = Detector(self.config.processing, roi)
-        self.tracker = Tracker(max_coast_s=self.config.processing.max_coast_s)
+        self.stabiliser = Stabiliser() if self.config.processing.stabilise else None
+        self.tracker = Tracker(
+            max_coast_s=self.config.processing.max_coast_s, frame_area=float(shape[0] * shape[1])
+        )
         self.homography = Homography.from_config(self.config, self.scale)
         self.lines = [Line.from_config(line, self.scale) for line in self.config.lines]
         self.counter = Counter(self.lines, self.homography, self.config.classification)
@@ -109,6 +114,9 @@ class Pipeline:
             if self.scale != 1.0
             else frame
         )
+        ts = self.timer()
+        if self.stabiliser is not None:
+            small = self.stabiliser(small)
         t1 = self.timer()
         fg = self.detector.foreground(small)
         t2 = self.timer()
@@ -133,7 +141,7 @@ class Pipeline:
         self._frame_no += 1
         for name, dt in zip(
             STAGES,
-            (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7),
+            (ts - t0, t1 - ts, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7),
             strict=True,
         ):
             clock[name] += dt

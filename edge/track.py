@@ -27,7 +27,9 @@ _HISTORY = 64
 # Fragments are joined when their centres lie within the predicted box grown by this share on
 # each side, and their union is at most this many times the box's area.
 _GROUP_MARGIN = 0.15
-_GROUP_MAX_GROWTH = 1.5
+_GROUP_MAX_GROWTH = 1.3
+_GROUP_MAX_PARTS = 3
+_GROUP_MAX_FRAME_SHARE = 0.02
 
 
 @dataclass(slots=True)
@@ -84,7 +86,7 @@ def _regroup(blobs: list[Blob], boxes: list[tuple[float, float, float, float]]) 
             and x0 - mx <= b.centre[0] <= x1 + mx
             and y0 - my <= b.centre[1] <= y1 + my
         ]
-        if len(inside) < 2:
+        if not 2 <= len(inside) <= _GROUP_MAX_PARTS:
             continue
         parts = [blobs[j] for j in inside]
         ux0, uy0 = min(b.x0 for b in parts), min(b.y0 for b in parts)
@@ -95,6 +97,10 @@ def _regroup(blobs: list[Blob], boxes: list[tuple[float, float, float, float]]) 
         out.append(Blob(ux0, uy0, ux1, uy1, sum(b.area for b in parts)))
     out.extend(b for j, b in enumerate(blobs) if j not in used)
     return out
+
+
+def _area(box: tuple[float, float, float, float]) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -108,8 +114,11 @@ def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, flo
 
 
 class Tracker:
-    def __init__(self, *, max_coast_s: float) -> None:
+    def __init__(self, *, max_coast_s: float, frame_area: float = 640 * 360) -> None:
         self.max_coast_s = max_coast_s
+        # Only vehicle-sized tracks regroup fragments: a box grown over a whole platoon (blobs
+        # merged at a distance) would otherwise swallow every vehicle that enters it.
+        self.max_group_area = frame_area * _GROUP_MAX_FRAME_SHARE
         self.tracks: list[Track] = []
         self._next_id = 1
 
@@ -117,7 +126,12 @@ class Tracker:
         """Match this frame's blobs; returns (live tracks, tracks that ended this frame)."""
         preds = [tr.predicted(t) for tr in self.tracks]
         blobs = _regroup(
-            blobs, [p for p, tr in zip(preds, self.tracks, strict=True) if tr.hits >= 3]
+            blobs,
+            [
+                p
+                for p, tr in zip(preds, self.tracks, strict=True)
+                if tr.hits >= 3 and tr.matched_now and _area(p) <= self.max_group_area
+            ],
         )
         matched_tracks: set[int] = set()
         matched_blobs: set[int] = set()

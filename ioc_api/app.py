@@ -37,6 +37,7 @@ from ioc_api.routes import (
     telemetry,
     thresholds,
 )
+from ioc_api.routes import forecasts as forecast_routes
 from ioc_api.routes import wall as wall_routes
 from ioc_core.db import make_pool
 from ioc_core.settings import Settings
@@ -78,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "docs/api.md.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # The API's description is public (it holds no data); a deployment that wants no
+        # anonymous answer at all but /health and open data turns it off.
+        openapi_url="/openapi.json" if settings.api_public_docs else None,
     )
     install_problem_handlers(app)
     install_auth_handlers(app)
@@ -113,4 +117,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open_data.router)
     app.include_router(alert_routes.router)
     app.include_router(wall_routes.router)
+    app.include_router(forecast_routes.router)
     return app

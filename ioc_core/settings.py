@@ -274,6 +274,9 @@ class Settings(BaseSettings):
     open_data_max_age_s: int = Field(
         300, ge=0, description="Cache-Control max-age of the open-data exports"
     )
+    api_public_docs: bool = Field(
+        True, description="Serve /openapi.json, /docs and /redoc (no data, no credentials)"
+    )
     # --- end api ---
 
     # --- alerts ---------------------------------------------------------------------------
@@ -281,6 +284,11 @@ class Settings(BaseSettings):
     alerts_client_id: str = Field("ioc-alerts", description="MQTT client id of the engine")
     alerts_shared_group: str | None = Field(
         "ioc-alerts", description="Shared-subscription group for readings; null: plain"
+    )
+    alerts_detectors: list[str] = Field(
+        default_factory=list,
+        description="Detectors this engine runs (names or globs: thresholds, connectivity, "
+        "entry-point names of ioc.detectors; -name leaves one out); empty: all",
     )
     alerts_rules_reload_s: float = Field(15.0, gt=0, description="Re-read threshold rules")
     alerts_tick_s: float = Field(1.0, gt=0, description="Watermark ticks and escalation pass")
@@ -301,6 +309,9 @@ class Settings(BaseSettings):
     alerts_retry_max_s: float = Field(600.0, gt=0, description="Longest retry delay")
     alerts_max_attempts: int = Field(12, ge=1, description="Then a delivery is marked failed")
     alerts_outbox_poll_s: float = Field(1.0, gt=0, description="Outbox look-up when idle")
+    alerts_outbox_keep_days: int = Field(
+        30, ge=1, description="Delivered (or given-up) notifications are deleted after this"
+    )
     # --- end alerts -----------------------------------------------------------------------
 
     # --- quality ---
@@ -340,7 +351,7 @@ class Settings(BaseSettings):
         None, description="kind.metric list the anomaly detectors watch; unset: the defaults"
     )
     quality_neighbour_radius_km: float = Field(
-        25.0, gt=0, description="Stations of the same kind this close are neighbours"
+        40.0, gt=0, description="Stations of the same kind this close are neighbours"
     )
     quality_lamp_min_power_w: float = Field(
         5.0, ge=0, description="A street light drawing less is dark"
@@ -385,6 +396,9 @@ class Settings(BaseSettings):
     )
     forecast_keep_days: int = Field(30, ge=1, description="Stored forecasts older than this go")
     forecast_seed: int = Field(0, description="Seed of every model fit (reproducible training)")
+    forecast_max_rows: int = Field(
+        60_000, ge=1_000, description="(origin, horizon) pairs sampled per model fit"
+    )
     forecast_tz: str = Field(
         "Asia/Ho_Chi_Minh", description="Zone of the calendar features (hour of day, weekday)"
     )

@@ -2,6 +2,7 @@
 
     python scripts/real_to_long.py airnow HANOI.csv hanoi-embassy out.csv   # Asia/Ho_Chi_Minh
     python scripts/real_to_long.py i94 METRO.csv i94-westbound out.csv      # America/Chicago
+    python scripts/real_to_long.py tide VLISSINGEN.csv vlissingen out.csv [FROM_YEAR]  # UTC+1
 
 The I-94 file (UCI) repeats some hours with different weather rows: the first is kept. Its
 volume is an hourly count; the times are local Minneapolis time, converted with daylight saving.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -54,7 +55,26 @@ def i94(src: Path, device: str, out: Path) -> int:
     return rows
 
 
+def tide(src: Path, device: str, out: Path, from_year: int = 0) -> int:
+    """Hourly water level (cm) with its quality flag: rows flagged non-zero are left out."""
+    zone = timezone(timedelta(hours=1))
+    rows = 0
+    with src.open(newline="") as handle, out.open("w", newline="") as dst:
+        writer = csv.writer(dst)
+        writer.writerow(["time", "device", "metric", "value"])
+        for row in csv.DictReader(handle):
+            moment = datetime.fromisoformat(row["time_met_utc+1"]).replace(tzinfo=zone)
+            if moment.year < from_year or row["qc"].strip() != "0":
+                continue
+            writer.writerow([moment.isoformat(), device, "water_level", row["water_level_cm_nap"]])
+            rows += 1
+    return rows
+
+
 if __name__ == "__main__":
     kind, src, device, out = sys.argv[1:5]
-    convert = {"airnow": airnow, "i94": i94}[kind]
-    print(f"{convert(Path(src), device, Path(out))} hours written to {out}")
+    if kind == "tide":
+        count = tide(Path(src), device, Path(out), int(sys.argv[5]) if len(sys.argv) > 5 else 0)
+    else:
+        count = {"airnow": airnow, "i94": i94}[kind](Path(src), device, Path(out))
+    print(f"{count} hours written to {out}")

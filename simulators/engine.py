@@ -35,11 +35,15 @@ from simulators.world import World
 
 log = logging.getLogger(__name__)
 
-# Above this many devices, lighting devices share gateway links (see simulators.links); the
-# other kinds keep a connection each up to SENSOR_LINK_LIMIT of them (a paho network thread
-# per link: ~600 idle threads are fine on two cores, thousands are not).
-PER_DEVICE_LIMIT = 1_000
-SENSOR_LINK_LIMIT = 600
+# With an open broker, more than LIGHTING_LINK_LIMIT lighting devices ride on gateway links
+# (see simulators.links), and the other kinds keep a connection each up to SENSOR_LINK_LIMIT
+# of them. The hard ceiling is paho's: its network loop uses select(), which cannot watch a
+# file descriptor numbered 1024 or above, and each client holds three (its socket and a
+# wake-up socket pair), so one process can run about 300 clients. A secure broker's ACL
+# allows per-device links only, so there the fleet is limited to PER_DEVICE_LIMIT devices.
+PER_DEVICE_LIMIT = 300
+LIGHTING_LINK_LIMIT = 100
+SENSOR_LINK_LIMIT = 250
 GATEWAY_SIZE = 5_000
 LIGHTING = ("street_light", "lighting_cabinet")
 
@@ -104,8 +108,13 @@ class Engine:
         self.goodbye = goodbye
         self.progress = progress
         self.rng = random.Random(f"engine-{seed}")
-        self.gateways = len(fleet) > PER_DEVICE_LIMIT if gateways is None else gateways
-        if self.gateways and settings.mqtt_secure:
+        lighting = sum(d.kind in LIGHTING for d in fleet)
+        if gateways is None:
+            gateways = not settings.mqtt_secure and (
+                lighting > LIGHTING_LINK_LIMIT or len(fleet) - lighting > SENSOR_LINK_LIMIT
+            )
+        self.gateways = gateways
+        if settings.mqtt_secure and (gateways or len(fleet) > PER_DEVICE_LIMIT):
             raise ValueError(
                 f"{len(fleet)} devices need gateway links, which publish for many devices; the"
                 " broker's ACL gives each device account its own topics only, so run large fleets"
@@ -133,10 +142,11 @@ class Engine:
         others = [d for d in fleet if d.kind not in LIGHTING]
         if not self.gateways:
             own, shared = fleet, []
-        elif len(others) <= SENSOR_LINK_LIMIT:
-            own, shared = others, lighting
         else:
-            own, shared = [], lighting + others
+            own = others if len(others) <= SENSOR_LINK_LIMIT else []
+            shared = lighting if own else lighting + others
+            if len(lighting) <= LIGHTING_LINK_LIMIT:
+                own, shared = own + lighting, [d for d in shared if d.kind not in LIGHTING]
         for dev in own:
             link = self._link(dev, will_ts)
             self.devs[dev.id] = _Dev(dev, _topic(dev, Channel.TELEMETRY), link)
@@ -175,7 +185,8 @@ class Engine:
     def _on_command(self, tenant: str, device_id: str, payload: bytes) -> None:
         self.commands.put((tenant, device_id, payload))
 
-    def connect(self, timeout: float = 60.0) -> None:
+    def connect(self, timeout: float | None = None) -> None:
+        timeout = timeout if timeout is not None else 60.0 + 0.2 * len(self.links)
         for link in self.links:
             link.start()
         deadline = time.monotonic() + timeout

@@ -58,6 +58,7 @@ class Incident:
     metric: str | None
     frozen: dict[str, float] = field(default_factory=dict)
     spiked: set[str] = field(default_factory=set)
+    base: float = 20.0  # the city's PM2.5 daily mean, which an episode adds multiples of
 
     @property
     def type(self) -> str:
@@ -207,15 +208,17 @@ def _cable_theft(inc: Incident, dev: SimDevice, at: datetime, m: dict[str, float
 
 
 def _pollution(inc: Incident, dev: SimDevice, at: datetime, m: dict[str, float]) -> None:
+    """Adds (magnitude - 1) x the city's daily mean, so every station of the episode, clean
+    rural ones too, crosses the 24-hour limits the truth promises."""
     factor = inc.spec.magnitude if inc.spec.magnitude is not None else 6.0
     since = (at - inc.start).total_seconds()
     until = (inc.end - at).total_seconds()
-    ramp = min(1.0, since / RAMP_S, until / RAMP_S)
-    f = 1 + (factor - 1) * math.sin(math.pi / 2 * ramp) ** 2
-    m["pm25"] = round(m["pm25"] * f, 1)
-    m["pm10"] = round(m["pm10"] * (1 + (f - 1) * 0.8), 1)
-    m["no2"] = round(m["no2"] * (1 + (f - 1) * 0.15), 1)
-    m["co"] = round(m["co"] * (1 + (f - 1) * 0.2))
+    ramp = math.sin(math.pi / 2 * min(1.0, since / RAMP_S, until / RAMP_S)) ** 2
+    extra = (factor - 1) * inc.base * ramp
+    m["pm25"] = round(m["pm25"] + extra, 1)
+    m["pm10"] = round(m["pm10"] + extra * 1.3, 1)
+    m["no2"] = round(m["no2"] * (1 + 0.3 * ramp), 1)
+    m["co"] = round(m["co"] * (1 + 0.4 * ramp))
 
 
 def _congestion(inc: Incident, dev: SimDevice, at: datetime, m: dict[str, float]) -> None:

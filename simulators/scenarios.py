@@ -235,6 +235,7 @@ def prepare(
     for inc in incidents:
         if inc.type == "typhoon":
             _typhoon_truth(inc, fleet, world, end)
+        inc.base = world.pm_level(inc.start)
     return Prepared(scenario, seed, start, end, fleet, world, incidents)
 
 

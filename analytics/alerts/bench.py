@@ -43,6 +43,11 @@ from ioc_core.stack.temporary import settings_env, temporary_stack
 TENANT = "bench"
 TRIGGER = "aq-trigger"
 HIGH, LOW, LEVEL = 900.0, 10.0, 500.0
+_CORE = ["thresholds", "connectivity"]
+_ENGINES: dict[str, list[tuple[str, list[str]]]] = {
+    "split": [("core", _CORE), ("detectors", [f"-{d}" for d in _CORE])],
+    "single": [("all", [])],
+}
 
 
 def _setup(s: Settings, devices: int) -> list[str]:
@@ -82,22 +87,26 @@ def _message(rng: random.Random, seq: int, ts: float) -> bytes:
     return json.dumps({"v": 1, "ts": stamp, "seq": seq, "metrics": metrics}).encode()
 
 
-def _engine_capacity(s: Settings, ids: list[str], messages: int = 20_000) -> float:
+def _engine_capacity(s: Settings, ids: list[str], messages: int = 10_000) -> dict[str, float]:
     """Messages per second the engine's judging (decode + rules + detectors, no broker, no
-    commit) sustains in this process: the ceiling of the engine on this machine, now."""
+    commit) sustains in this process, with thresholds and connectivity only (``core``) and
+    with every registered detector (``all``): the engine's ceiling on this machine, now."""
     from analytics.alerts.engine import AlertEngine
 
     rng = random.Random(7)
     start = time.time() - 600
     batch = [(f"ioc/v1/{TENANT}/{ids[i % len(ids)]}/telemetry",
               _message(rng, i, start + i * 0.01)) for i in range(messages)]  # fmt: skip
+    rates = {}
     with psycopg.connect(s.postgres_dsn, autocommit=True) as conn:
-        engine = AlertEngine(s, conn, detectors={})
-        received = datetime.now(UTC)
-        began = time.perf_counter()
-        for topic, payload in batch:
-            engine.handle(topic, payload, received)
-        return messages / (time.perf_counter() - began)
+        for name, detectors in (("core", {}), ("all", None)):
+            engine = AlertEngine(s, conn, detectors=detectors)
+            received = datetime.now(UTC)
+            began = time.perf_counter()
+            for topic, payload in batch:
+                engine.handle(topic, payload, received)
+            rates[name] = messages / (time.perf_counter() - began)
+    return rates
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -107,7 +116,9 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000, 1)
 
 
-def run_alert_bench(*, seconds: float, rate: float, devices: int, every: float) -> dict[str, Any]:
+def run_alert_bench(
+    *, seconds: float, rate: float, devices: int, every: float, engines: str = "split"
+) -> dict[str, Any]:
     work = Path(os.environ.get("IOC_BENCH_DIR", "/var/tmp")) / f"ioc-bench-alerts-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
     with temporary_stack() as s:
@@ -116,9 +127,15 @@ def run_alert_bench(*, seconds: float, rate: float, devices: int, every: float) 
         procs = [
             _start(s, ["ingest", "run"], work / "ingest.log", "subscribed to",
                    {"IOC_INGEST_CLIENT_ID": "bench-ingest", "IOC_INGEST_METRICS_PORT": "0"}),
-            _start(s, ["analytics", "alerts", "run"], work / "alerts.log", "engine subscribed",
-                   {"IOC_ALERTS_CLIENT_ID": "bench-alerts"}),
         ]  # fmt: skip
+        # split: thresholds and connectivity in one engine, every other detector in another
+        # (docs/alerts.md, "Spreading detectors"); single: one engine runs them all.
+        for n, (tag, detectors) in enumerate(_ENGINES[engines]):
+            procs.append(_start(s, ["analytics", "alerts", "run"], work / f"alerts-{n}.log",
+                                "engine subscribed",
+                                {"IOC_ALERTS_CLIENT_ID": f"bench-alerts-{tag}",
+                                 "IOC_ALERTS_SHARED_GROUP": f"bench-{tag}",
+                                 "IOC_ALERTS_DETECTORS": json.dumps(detectors)}))  # fmt: skip
         published_at: dict[str, float] = {}
         notified: dict[str, float] = {}
 
@@ -182,7 +199,8 @@ def run_alert_bench(*, seconds: float, rate: float, devices: int, every: float) 
         "missed": len(published_at) - len(published),
         "background_msgs_per_s": round(result.published / elapsed),
         "background_published": result.published, "offered_msgs_per_s": rate,
-        "engine_capacity_msgs_per_s": round(capacity), "devices": devices, "seconds": seconds,
+        "engines": engines, "devices": devices, "seconds": seconds,
+        "engine_capacity_msgs_per_s": {k: round(v) for k, v in capacity.items()},
         "machine": platform.processor() or platform.machine(),
         "load_average": os.getloadavg()[0],
     }  # fmt: skip
@@ -194,13 +212,21 @@ def bench_alerts(
     rate: float = typer.Option(10_000, min=1, help="Background load, msg/s offered."),
     devices: int = typer.Option(2_000, min=1, help="Background air-quality stations."),
     every: float = typer.Option(0.25, min=0.05, help="Seconds between trigger messages."),
+    engines: str = typer.Option(
+        "split",
+        help="split: thresholds+connectivity and the other detectors in two "
+        "processes; single: one process runs every detector.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON result."),
 ) -> None:
     """Latency of the alert engine: triggering message → alert stored and published."""
     if as_json:
         logging.getLogger().setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    result = run_alert_bench(seconds=seconds, rate=rate, devices=devices, every=every)
+    if engines not in _ENGINES:
+        raise typer.BadParameter(f"--engines must be one of {', '.join(_ENGINES)}")
+    result = run_alert_bench(seconds=seconds, rate=rate, devices=devices, every=every,
+                             engines=engines)  # fmt: skip
     if not as_json:
         for key, value in result.items():
             typer.echo(f"{key:24} {value}")

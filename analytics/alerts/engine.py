@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatch
 from importlib.metadata import entry_points
 
 from psycopg import Connection
@@ -40,13 +41,29 @@ DETECTORS_GROUP = "ioc.detectors"
 SOURCE = "engine"
 
 DetectorFactory = Callable[[Settings, Connection], Detector]
+# Absences explained by a lost connection: while a device's last will stands (a live
+# connectivity alert), these findings would be a second alert for the same cause.
+EXPLAINED_BY_DISCONNECTION = frozenset({"quality_dropout"})
+
+
+def selected(settings: Settings, name: str) -> bool:
+    """Is detector ``name`` one this engine runs? ``alerts_detectors`` lists names or globs to
+    run (none: all) and ``-name`` to leave out, so detectors can be spread over processes:
+    ``["thresholds", "connectivity"]`` in one, ``["-thresholds", "-connectivity"]`` in another."""
+    include = [p for p in settings.alerts_detectors if not p.startswith("-")]
+    exclude = [p[1:] for p in settings.alerts_detectors if p.startswith("-")]
+    if any(fnmatch(name, pattern) for pattern in exclude):
+        return False
+    return not include or any(fnmatch(name, pattern) for pattern in include)
 
 
 def load_detectors(settings: Settings, conn: Connection) -> dict[str, Detector]:
-    """Every detector registered in ``ioc.detectors``; one that fails to build is logged and
-    left out rather than keeping the whole engine down."""
+    """The selected detectors registered in ``ioc.detectors``; one that fails to build is
+    logged and left out rather than keeping the whole engine down."""
     found: dict[str, Detector] = {}
     for ep in sorted(entry_points(group=DETECTORS_GROUP), key=lambda e: e.name):
+        if not selected(settings, ep.name):
+            continue
         try:
             factory: DetectorFactory = ep.load()
             found[ep.name] = factory(settings, conn)
@@ -62,6 +79,7 @@ class EngineStats:
     ignored: int = 0
     findings: int = 0
     changes: int = 0
+    suppressed: int = 0  # findings explained by a lost connection
     detector_errors: dict[str, int] = field(default_factory=dict)
 
 
@@ -84,8 +102,11 @@ class AlertEngine:
         self.thresholds = ThresholdDetector(list_rules(conn, enabled=True))
         self.connectivity = ConnectivityDetector()
         extra = load_detectors(settings, conn) if detectors is None else detectors
-        self.detectors: dict[str, Detector] = {
-            "thresholds": self.thresholds, "connectivity": self.connectivity, **extra,
+        built_in: dict[str, Detector] = {
+            "thresholds": self.thresholds, "connectivity": self.connectivity,
+        }  # fmt: skip
+        self.detectors = {
+            **{n: d for n, d in built_in.items() if selected(settings, n)}, **extra,
         }  # fmt: skip
         self.watermark: datetime | None = None
         self._observers = [(name, d.observe) for name, d in self.detectors.items()]
@@ -154,6 +175,8 @@ class AlertEngine:
         if info is None or info.tenant_id != parsed.tenant:
             self.stats.ignored += 1
             return []
+        if "connectivity" not in self.detectors:
+            return []
         watermark = self.watermark or status.ts
         return self.connectivity.status(info.id, status.state, status.ts, status.reason,
                                         watermark)  # fmt: skip
@@ -162,6 +185,23 @@ class AlertEngine:
         if self.watermark is None:
             return []
         return self._each("tick", self.watermark)
+
+    def _explained(self, findings: Sequence[Finding]) -> set[str]:
+        """Devices of these findings whose silence a live connectivity alert explains (this
+        engine's last-will detector, liveness, or another engine process's)."""
+        devices = {
+            f.device_id for f in findings if f.active and f.kind in EXPLAINED_BY_DISCONNECTION
+        }
+        if not devices:
+            return set()
+        down = {f.device_id for f in findings if f.active and f.kind == "connectivity"}
+        down |= {d for d in devices if self.connectivity.is_down(d)}
+        rows = self.conn.execute(
+            """SELECT device_id FROM alerts WHERE kind = 'connectivity'
+                 AND state IN ('open', 'acknowledged') AND device_id = ANY(%s)""",
+            (list(devices - down),),
+        ).fetchall()
+        return (down & devices) | {r[0] for r in rows}
 
     def _each(self, method: str, arg: Reading | datetime) -> list[Finding]:
         """Call every detector; a detector that raises is counted and logged, never fatal."""
@@ -178,6 +218,15 @@ class AlertEngine:
         log.exception("detector %s failed in %s on %s", name, method, arg)
 
     def commit(self, findings: Sequence[Finding]) -> list[AlertChange]:
+        down = self._explained(findings)
+        if down:
+            kept = [
+                f
+                for f in findings
+                if not (f.active and f.device_id in down and f.kind in EXPLAINED_BY_DISCONNECTION)
+            ]
+            self.stats.suppressed += len(findings) - len(kept)
+            findings = kept
         if not findings:
             return []
         self.stats.findings += len(findings)

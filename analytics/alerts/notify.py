@@ -61,6 +61,15 @@ WHERE o.id = d.outbox_id AND d.id IN (
 RETURNING d.id, d.target, d.attempts, o.payload"""
 
 
+# Finished notifications: every delivery delivered or given up, older than the keep period.
+_PURGE = """
+DELETE FROM alert_outbox o WHERE o.created_at < now() - make_interval(days => %(days)s)
+  AND o.fanned_out_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.outbox_id = o.id
+                  AND d.delivered_at IS NULL AND d.failed_at IS NULL)"""
+_PURGE_EVERY_S = 3600.0
+
+
 def alert_topic(payload: dict[str, Any]) -> str:
     tenant = payload.get("tenant_id") or "_none"
     return f"ioc/v1/_alerts/{tenant}/{payload['severity']}/{payload['kind']}"
@@ -184,13 +193,20 @@ class Notifier:
             log.warning("delivery %s to %s failed (%s); retry %d in %.1fs",
                         delivery_id, target, exc, attempts, delay)  # fmt: skip
 
+    def purge(self, conn: Connection) -> int:
+        return conn.execute(_PURGE, {"days": self.s.alerts_outbox_keep_days}).rowcount
+
     def run(self, stop: threading.Event) -> None:
         conn: Connection | None = None
+        next_purge = time.monotonic()
         while not stop.is_set():
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self.s.postgres_dsn, autocommit=True,
                                            connect_timeout=10)  # fmt: skip
+                if time.monotonic() >= next_purge:
+                    self.purge(conn)
+                    next_purge = time.monotonic() + _PURGE_EVERY_S
                 if self.step(conn):
                     continue  # more may be waiting
             except psycopg.Error:

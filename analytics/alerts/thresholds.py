@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from analytics.alerts.model import Finding, Reading
@@ -45,6 +45,7 @@ class _Plan:
     rate: bool = False  # an instant rate-of-change rule needs each series' previous reading
 
 
+_RANK = {severity: i for i, severity in enumerate(Severity)}
 _NOTHING: list[Finding] = []  # shared empty result: never appended to
 
 
@@ -67,9 +68,9 @@ class ThresholdDetector:
         self._hourly: dict[tuple[str, str], HourlyMeans] = {}
         self._last: dict[tuple[str, str], tuple[datetime, float]] = {}
         self._context: dict[str, Reading] = {}  # a device's scope facts, for tick()
-        self._units = {
-            (kind, m.name): m.unit for kind, p in load_profiles().items() for m in p.metrics
-        }
+        profiles = load_profiles().items()
+        self._units = {(kind, m.name): m.unit for kind, p in profiles for m in p.metrics}
+        self._floors = {(kind, m.name): float(m.min) for kind, p in profiles for m in p.metrics}
 
     # --- rules --------------------------------------------------------------------------
     def set_rules(self, rules: Iterable[RuleOut]) -> None:
@@ -167,7 +168,7 @@ class ThresholdDetector:
         means = self.series(reading.device_id, rule.metric)
         now = means.mean(hours, closed)
         if now is None:
-            return []
+            return self._judge_bound(rule, reading, closed, hours, means)
         value = now[0]
         if rule.comparison is Comparison.RATE_OF_CHANGE:
             before = means.mean(hours, closed - HOUR)
@@ -175,6 +176,26 @@ class ThresholdDetector:
                 return []
             value = abs(now[0] - before[0])  # per hour: the windows are an hour apart
         return self._judge(rule, reading, closed + HOUR, value)
+
+    def _judge_bound(
+        self, rule: RuleOut, reading: Reading, closed: datetime, hours: int, means: HourlyMeans
+    ) -> list[Finding]:
+        """Too few hours for the mean: an ``above`` rule is still breached when the hours seen
+        make the mean exceed a level whatever the others held (windows.py). Never a clear:
+        that needs the mean itself."""
+        if rule.comparison is not Comparison.ABOVE or hours == 1:
+            return []
+        floor = self._floors.get((rule.kind, rule.metric), 0.0)
+        bound, seen = means.lower_bound(hours, closed, floor)
+        severity = breach(rule, bound)
+        current = self.verdict(rule.id, reading.device_id)
+        if severity is None or (current is not None and _RANK[severity] <= _RANK[current]):
+            return []  # a bound only ever raises the verdict
+        found = self._judge(rule, reading, closed + HOUR, bound)
+        note = (
+            f"; at least this from {seen} of {hours} hours (the others at no less than {floor:g})"
+        )
+        return [replace(f, reason=f.reason + note) for f in found]
 
     def _judge(
         self, rule: RuleOut, reading: Reading, when: datetime, value: float

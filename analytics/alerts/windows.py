@@ -5,6 +5,12 @@ means and the mean of 24 hourly means. A series keeps the running sum of its cur
 the means of its last 24 complete hours: a few hundred bytes per series, so the engine keeps
 the whole city in memory and never re-reads telemetry.
 
+Below that coverage a multi-hour mean has no value, but an exceedance can still be certain: if
+the hours seen already put the mean above a level whatever the missing hours held (at least
+the metric's plausible minimum), the rule is breached (:meth:`HourlyMeans.lower_bound`). That
+is how an episode is caught in the first hours after a station (or the engine's history)
+starts, without ever presenting a mean of a few hours as a 24-hour one.
+
 An hour closes when a reading of a later hour arrives for the series, or when the event-time
 watermark passes its end by ``CLOSE_AFTER`` (a device that stopped reporting still gets its
 last hour judged). A reading for an hour already closed is ignored: late data is the rollups'
@@ -93,6 +99,14 @@ class HourlyMeans:
         if len(values) < MIN_HOURS[hours]:
             return None
         return sum(values) / len(values), len(values)
+
+    def lower_bound(self, hours: int, ending: datetime, floor: float) -> tuple[float, int]:
+        """The least the mean over ``hours`` hours ending at ``ending`` can be, whatever the
+        hours not seen held, given no hour's mean is below ``floor`` (the metric's plausible
+        minimum); and how many hours were seen."""
+        start = ending - (hours - 1) * HOUR
+        values = [m for h, m in self.means if start <= h <= ending]
+        return (sum(values) + (hours - len(values)) * floor) / hours, len(values)
 
     def previous_mean(self, ending: datetime) -> tuple[datetime, float] | None:
         """The hourly mean before the one at ``ending`` (rate of change of hourly means)."""

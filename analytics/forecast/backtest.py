@@ -136,7 +136,7 @@ def _score_block(
     oo, hh, actual = oo[keep], hh[keep], actual[keep]
     if len(oo) == 0:
         return
-    predictors = {"model": model, **baselines}
+    predictors: dict[str, QuantileForecaster | Baseline] = {"model": model, **baselines}
     for method in METHODS:
         p10, p50, p90 = predictors[method].predict_rows(s, oo, hh)
         ok = np.isfinite(p50)  # seasonal-naive has nothing where the season-back is a gap
@@ -191,7 +191,7 @@ def _summary(scores: _Scores, scale: float, snaive_mae: list[float]) -> dict[str
         "mase": [_r(v / scale) for v in mae],
         "relative_mae": [_r(a / b) if b else None for a, b in zip(mae, snaive_mae, strict=True)],
         "coverage": [_r(v) for v in cov],
-        "n": [int(len(_cat(p))) for p in scores.abs_err],
+        "n": [len(_cat(p)) for p in scores.abs_err],
     }
 
 

@@ -19,11 +19,13 @@ from analytics.forecast.backtest import BacktestConfig, backtest
 from analytics.forecast.csv_input import load_series
 from analytics.forecast.errors import ForecastInputError
 from analytics.forecast.model import ModelConfig
+from analytics.forecast.service import ModelCache, run_forecasts
 from analytics.forecast.targets import TARGETS, spec_for
 from analytics.history.long_form import parse_time
-from ioc_core.cli.common import fail_cleanly
+from ioc_core.cli.common import fail_cleanly, settings_from_env
+from ioc_core.db import connect_db
 
-__all__ = ["backtest_command", "zone"]
+__all__ = ["backtest_command", "forecast_once_command", "zone"]
 
 
 def zone(name: str) -> ZoneInfo:
@@ -35,17 +37,26 @@ def zone(name: str) -> ZoneInfo:
 
 @fail_cleanly
 def backtest_command(
-    input_path: Annotated[Path, typer.Option("--input", exists=True, dir_okay=False,
-                                             help="Long form: time,device,metric,value")],
+    input_path: Annotated[
+        Path,
+        typer.Option(
+            "--input", exists=True, dir_okay=False, help="Long form: time,device,metric,value"
+        ),
+    ],
     target: Annotated[str, typer.Option("--target", help=f"Metric, e.g. {', '.join(TARGETS)}")],
-    test_start: Annotated[str | None, typer.Option(
-        "--test-start", help="ISO 8601 with offset; default: the last quarter of the file")] = None,
+    test_start: Annotated[
+        str | None,
+        typer.Option(
+            "--test-start", help="ISO 8601 with offset; default: the last quarter of the file"
+        ),
+    ] = None,
     refit_days: Annotated[float, typer.Option("--refit-days", min=0.1)] = 30.0,
     max_train_days: Annotated[float | None, typer.Option("--max-train-days", min=1)] = None,
     stride: Annotated[int, typer.Option("--stride", min=1, help="Issue every N steps")] = 1,
     step_s: Annotated[int | None, typer.Option("--step", min=60, help="Grid step (s)")] = None,
     tz: Annotated[str, typer.Option("--tz", help="Zone of the calendar features")] = (
-        "Asia/Ho_Chi_Minh"),
+        "Asia/Ho_Chi_Minh"
+    ),
     exog: Annotated[str, typer.Option("--exog", help="Other metrics as inputs: a,b")] = "",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -66,6 +77,16 @@ def backtest_command(
     if not as_json:
         _print_table(result)
     typer.echo(json.dumps(_finite(result)))
+
+
+@fail_cleanly
+def forecast_once_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Train every served target's model on the rollups and issue forecasts once (what
+    ``ioc analytics run`` does every IOC_FORECAST_INTERVAL_S)."""
+    settings = settings_from_env()
+    with connect_db(settings, autocommit=True) as conn:
+        report = run_forecasts(conn, settings, ModelCache())
+    typer.echo(json.dumps(report.as_dict()) if as_json else str(report.as_dict()))
 
 
 def _print_table(result: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.inspection import permutation_importance
+from threadpoolctl import threadpool_limits
 
 from analytics.forecast.errors import ForecastInputError
 from analytics.forecast.features import feature_names, make_features
@@ -30,7 +31,7 @@ __all__ = ["MODEL_FAMILY", "Forecast", "ModelConfig", "QuantileForecaster", "fit
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-MODEL_FAMILY = "hgb-quantile-cqr/1"  # bump when features or training change meaning
+MODEL_FAMILY = "hgb-quantile-cqr/2"  # bump when features or training change meaning
 QUANTILES = (0.1, 0.5, 0.9)
 # The linear anchor: per horizon, a ridge regression of the change on these (relative)
 # features. Trees approximate a straight line only in steps, and "tomorrow looks like the
@@ -56,6 +57,12 @@ class ModelConfig:
     coverage: float = 0.8  # p10-p90
     warmup_seasons: int = 1  # origins need this much history before them
     importance_rows: int = 2_000
+    # OpenMP threads per fit/predict. One: on a shared two-vCPU host, OpenMP's spinning
+    # workers under oversubscription made a fit 15x slower than a single thread (measured).
+    threads: int = 1
+    # Fit the per-horizon linear anchor (LINEAR) before the trees. Off by default: on the
+    # I-94 backtest it did not beat trees on the plain change (docs/forecasts.md).
+    linear_anchor: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,7 @@ class QuantileForecaster:
     exog_names: tuple[str, ...]
     models: list[HistGradientBoostingRegressor]
     widen: FloatArray  # CQR correction per horizon (index h-1), transformed space
+    shrink: FloatArray  # per horizon: weight of the trees' median change (1 - toward persistence)
     linear: FloatArray  # per horizon (index h-1): intercept, then one weight per LINEAR
     tide: dict[str, TideModel]
     train_from: datetime
@@ -103,15 +111,22 @@ class QuantileForecaster:
         self, series: DeviceSeries, origins: IntArray, horizons: IntArray
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """p10, p50, p90 (original units) for each ``(origin, horizon)`` pair of one series."""
+        with threadpool_limits(limits=self.config.threads, user_api="openmp"):
+            return self._predict_rows(series, origins, horizons)
+
+    def _predict_rows(
+        self, series: DeviceSeries, origins: IntArray, horizons: IntArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         z = forward(self.spec, series.grid.values)
         rows = make_features(
             z, series.grid.start, self.spec, self.tz, origins, horizons,
             exog=series.exog, tide=self.tide.get(series.device_id),
         )  # fmt: skip
         anchor = rows.base + _linear(self.linear, rows.x, horizons, self.features)
-        q = np.column_stack([m.predict(rows.x) for m in self.models]) + anchor[:, None]
-        q.sort(axis=1)  # quantile crossing: keep p10 <= p50 <= p90
-        w = self.widen[np.clip(horizons - 1, 0, len(self.widen) - 1)]
+        i = np.clip(horizons - 1, 0, len(self.widen) - 1)
+        q = _shrunk(np.column_stack([m.predict(rows.x) for m in self.models]), self.shrink[i])
+        q += anchor[:, None]
+        w = self.widen[i]
         lo, mid, hi = q[:, 0] - w, q[:, 1], q[:, 2] + w
         lo, hi = np.minimum(lo, mid), np.maximum(hi, mid)
         return inverse(self.spec, lo), inverse(self.spec, mid), inverse(self.spec, hi)
@@ -125,9 +140,7 @@ class QuantileForecaster:
         origin = len(values) - 1
         horizons = np.arange(1, self.spec.horizons + 1, dtype=np.int64)
         p10, p50, p90 = self.predict_rows(series, np.full_like(horizons, origin), horizons)
-        return Forecast(
-            series.device_id, series.grid.time_of(origin + 1), horizons, p10, p50, p90
-        )
+        return Forecast(series.device_id, series.grid.time_of(origin + 1), horizons, p10, p50, p90)
 
 
 def fit_forecaster(
@@ -138,11 +151,16 @@ def fit_forecaster(
     Deterministic for a given history, spec and ``config.seed``.
     """
     config = config or ModelConfig()
+    with threadpool_limits(limits=config.threads, user_api="openmp"):
+        return _fit(history, spec, tz, config)
+
+
+def _fit(
+    history: list[DeviceSeries], spec: TargetSpec, tz: tzinfo, config: ModelConfig
+) -> QuantileForecaster:
     rng = np.random.default_rng(config.seed)
     exog_names = tuple(sorted(history[0].exog)) if history else ()
-    tides = {
-        s.device_id: fit_tide(s.grid.times, s.grid.values) for s in history if spec.tide
-    }
+    tides = {s.device_id: fit_tide(s.grid.times, s.grid.values) for s in history if spec.tide}
     train_x, train_y, cal = [], [], []
     for s in history:
         if set(s.exog) != set(exog_names):
@@ -175,17 +193,34 @@ def fit_forecaster(
         x, y = x[keep], y[keep]
     names = feature_names(spec, exog_names)
     train_h = x[:, names.index("horizon")].astype(np.int64)
-    linear = _fit_linear(x, y, train_h, names, spec.horizons)
+    linear = (
+        _fit_linear(x, y, train_h, names, spec.horizons)
+        if config.linear_anchor
+        else np.zeros((spec.horizons, len(LINEAR) + 1))
+    )
     y = y - _linear(linear, x, train_h, names)
     models = [_fit_quantile(x, y, q, config) for q in QUANTILES]
     cal_x = np.concatenate([c[0] for c in cal])
     cal_h = np.concatenate([c[2] for c in cal])
     cal_y = np.concatenate([c[1] for c in cal]) - _linear(linear, cal_x, cal_h, names)
-    widen = _conformal_widen(models, cal_x, cal_y, cal_h, spec.horizons, config.coverage)
+    cal_q = np.column_stack([m.predict(cal_x) for m in models]) if len(cal_x) else np.zeros((0, 3))
+    shrink = _fit_shrink(cal_q, cal_y, cal_h, spec.horizons)
+    cal_q = _shrunk(cal_q, shrink[np.clip(cal_h - 1, 0, spec.horizons - 1)])
+    widen = _conformal_widen(cal_q, cal_y, cal_h, spec.horizons, config.coverage)
     starts = [s.grid.time_of(0) for s in history if len(s.grid)]
     ends = [s.grid.time_of(len(s.grid)) for s in history if len(s.grid)]
     model = QuantileForecaster(
-        spec, tz, config, exog_names, models, widen, linear, tides, min(starts), max(ends)
+        spec,
+        tz,
+        config,
+        exog_names,
+        models,
+        widen,
+        shrink,
+        linear,
+        tides,
+        min(starts),
+        max(ends),
     )
     model.importance = _importance(models[1], cal_x, cal_y, model.features, config, rng)
     return model
@@ -247,28 +282,53 @@ def _fit_quantile(
     return model.fit(x, y)
 
 
+def _near(horizons: IntArray, h: int) -> npt.NDArray[np.bool_]:
+    """Calibration pairs of horizon ``h`` and its neighbours (a window growing with h), so a
+    horizon with few pairs does not get a noisy correction."""
+    return np.abs(horizons - h) <= max(1, h // 8)
+
+
+def _shrunk(q: FloatArray, weight: FloatArray) -> FloatArray:
+    """Quantiles of the change, sorted (no crossing) and moved by the shrunk median's shift."""
+    q = np.sort(q, axis=1)
+    return q - ((1.0 - weight) * q[:, 1])[:, None]
+
+
+def _fit_shrink(q: FloatArray, y: FloatArray, horizons: IntArray, n_horizons: int) -> FloatArray:
+    """Per horizon, how much of the trees' median change to keep (0..1, steps of 0.1), chosen
+    on the held-out part by MAE. One step ahead the last value is hard to beat, and trees that
+    pool all horizons add a little noise there; shrinking toward it (stacking with persistence)
+    costs nothing where the trees are better, as the weight then stays 1."""
+    weights = np.linspace(0.0, 1.0, 11)
+    shrink = np.ones(n_horizons)
+    if len(q) == 0:
+        return shrink
+    mid = np.sort(q, axis=1)[:, 1]
+    for h in range(1, n_horizons + 1):
+        near = _near(horizons, h)
+        if near.sum() < 50:
+            continue
+        mae = [float(np.mean(np.abs(y[near] - w * mid[near]))) for w in weights]
+        shrink[h - 1] = weights[int(np.argmin(mae))]
+    return shrink
+
+
 def _conformal_widen(
-    models: list[HistGradientBoostingRegressor],
-    x: FloatArray,
+    q: FloatArray,
     y: FloatArray,
     horizons: IntArray,
     n_horizons: int,
     coverage: float,
 ) -> FloatArray:
-    """CQR: per horizon, the finite-sample (coverage) quantile of max(lo - y, y - hi).
-
-    Horizons are pooled in a window of neighbours so a horizon with few calibration pairs does
-    not get a noisy correction; a negative value narrows a band that was too wide.
-    """
+    """CQR: per horizon, the finite-sample (coverage) quantile of max(lo - y, y - hi) over the
+    held-out pairs (``q``: their p10, p50, p90 of the change); a negative value narrows a band
+    that was too wide."""
     widen = np.zeros(n_horizons)
-    if len(x) == 0:
+    if len(q) == 0:
         return widen
-    lo = models[0].predict(x)
-    hi = models[2].predict(x)
-    score = np.maximum(lo - y, y - hi)
+    score = np.maximum(q[:, 0] - y, y - q[:, 2])
     for h in range(1, n_horizons + 1):
-        near = np.abs(horizons - h) <= max(1, h // 8)
-        s = score[near]
+        s = score[_near(horizons, h)]
         if len(s) == 0:
             continue
         level = min(1.0, np.ceil((len(s) + 1) * coverage) / len(s))

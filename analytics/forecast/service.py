@@ -67,45 +67,63 @@ def run_forecasts(
     conn: Connection, settings: Settings, cache: ModelCache, *, now: datetime | None = None
 ) -> ForecastRunReport:
     now = now or datetime.now(UTC)
-    tz = ZoneInfo(settings.forecast_tz)
     report = ForecastRunReport()
     warnings: list[EarlyWarning] = []
     for served in SERVED:
-        metric = served.spec.metric
-        until = _floor(now, served.spec.step_s)
-        since = until - timedelta(days=settings.forecast_history_days)
-        history = load_history(conn, served, since=since, until=until, tz=tz)
-        if not history:
-            report.skipped[metric] = "no history"
-            continue
-        trained = cache.models.get(metric)
-        if trained is None or now - trained.trained_at >= timedelta(
-            seconds=settings.forecast_retrain_s
-        ):
-            try:
-                trained = _train(conn, served, history, settings, now)
-            except ForecastInputError as exc:
-                report.skipped[metric] = str(exc)
-                continue
-            cache.models[metric] = trained
-            report.trained.append(trained.model.version)
-        rows: list[ForecastRow] = []
-        for s in history:
-            if not _fresh(s, until):
-                continue
-            issued = _issue(s, trained, until)
-            rows += issued
-            if metric == "pm25":
-                aqi_rows = _aqi_rows(s, issued, trained.model.version)
-                rows += aqi_rows
-                warnings += aqi_warnings(
-                    s.device_id, aqi_rows, threshold=settings.forecast_aqi_warning,
-                    within=timedelta(hours=settings.forecast_warning_hours),
-                )  # fmt: skip
-        report.issued[metric] = write_forecasts(conn, rows)
+        try:
+            warnings += _run_target(conn, settings, cache, served, now, report)
+        except (ForecastInputError, ValueError, ArithmeticError) as exc:
+            # One target's bad data must not stop the others (nor the analytics loop).
+            log.exception("forecast %s failed", served.spec.metric)
+            report.skipped[served.spec.metric] = f"failed: {exc}"
     report.warnings = raise_warnings(conn, warnings)
     drop_old_forecasts(conn, older_than=now - timedelta(days=settings.forecast_keep_days))
     return report
+
+
+def _run_target(
+    conn: Connection,
+    settings: Settings,
+    cache: ModelCache,
+    served: Served,
+    now: datetime,
+    report: ForecastRunReport,
+) -> list[EarlyWarning]:
+    tz = ZoneInfo(settings.forecast_tz)
+    warnings: list[EarlyWarning] = []
+    metric = served.spec.metric
+    until = _floor(now, served.spec.step_s)
+    since = until - timedelta(days=settings.forecast_history_days)
+    history = load_history(conn, served, since=since, until=until, tz=tz)
+    if not history:
+        report.skipped[metric] = "no history"
+        return warnings
+    trained = cache.models.get(metric)
+    if trained is None or now - trained.trained_at >= timedelta(
+        seconds=settings.forecast_retrain_s
+    ):
+        try:
+            trained = _train(conn, served, history, settings, now)
+        except ForecastInputError as exc:
+            report.skipped[metric] = str(exc)
+            return warnings
+        cache.models[metric] = trained
+        report.trained.append(trained.model.version)
+    rows: list[ForecastRow] = []
+    for s in history:
+        if not _fresh(s, until):
+            continue
+        issued = _issue(s, trained, until)
+        rows += issued
+        if metric == "pm25":
+            aqi_rows = _aqi_rows(s, issued, trained.model.version)
+            rows += aqi_rows
+            warnings += aqi_warnings(
+                s.device_id, aqi_rows, threshold=settings.forecast_aqi_warning,
+                within=timedelta(hours=settings.forecast_warning_hours),
+            )  # fmt: skip
+    report.issued[metric] = write_forecasts(conn, rows)
+    return warnings
 
 
 def _train(
@@ -115,7 +133,7 @@ def _train(
     settings: Settings,
     now: datetime,
 ) -> _Trained:
-    config = ModelConfig(seed=settings.forecast_seed)
+    config = ModelConfig(seed=settings.forecast_seed, max_rows=settings.forecast_max_rows)
     model = fit_forecaster(history, served.spec, ZoneInfo(settings.forecast_tz), config)
     baselines = {k: fit_baseline(k, history, served.spec) for k in ("persistence",
                                                                      "seasonal_naive")}  # fmt: skip

@@ -17,6 +17,7 @@ from psycopg import Connection
 from analytics.forecast.grid import Grid, to_grid
 from analytics.forecast.series import DeviceSeries
 from analytics.forecast.targets import DAY, TARGETS, TargetSpec
+from ioc_core.db import fetch_all
 
 __all__ = ["SERVED", "Served", "load_history"]
 
@@ -55,7 +56,8 @@ def _series(points: dict[str, list[tuple[datetime, float]]], step: int) -> list[
 def _hourly_mean(
     conn: Connection, served: Served, metric: str, since: datetime, until: datetime
 ) -> list[DeviceSeries]:
-    rows = conn.execute(
+    rows = fetch_all(
+        conn,
         """SELECT d.id, h.bucket, h.mean FROM telemetry_1h h
            JOIN devices d ON d.key = h.device_key
            JOIN metrics m ON m.id = h.metric_id
@@ -63,7 +65,7 @@ def _hourly_mean(
              AND h.bucket >= %s AND h.bucket < %s
            ORDER BY d.id, h.bucket""",
         (served.kind, served.kind, metric, since, until),
-    ).fetchall()
+    )
     points: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
     for device, bucket, mean in rows:
         points[device].append((bucket, mean))
@@ -75,7 +77,8 @@ def _traffic(
 ) -> list[DeviceSeries]:
     """Vehicles per 15 minutes: every class and direction of ``count_*`` summed."""
     step = served.spec.step_s
-    rows = conn.execute(
+    rows = fetch_all(
+        conn,
         """SELECT d.id, time_bucket(make_interval(secs => %s), m1.bucket) AS slot, sum(m1.sum)
            FROM telemetry_1m m1
            JOIN devices d ON d.key = m1.device_key
@@ -84,7 +87,7 @@ def _traffic(
              AND m1.bucket >= %s AND m1.bucket < %s
            GROUP BY 1, 2 ORDER BY 1, 2""",
         (step, served.kind, served.kind, since, until),
-    ).fetchall()
+    )
     points: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
     for device, slot, total in rows:
         points[device].append((slot, float(total)))
@@ -96,7 +99,8 @@ def _daily_energy(
 ) -> list[DeviceSeries]:
     """kWh per local day from the cumulative meter: the difference of consecutive days' last
     readings. A negative difference (meter replaced or reset) is a gap, not negative use."""
-    rows = conn.execute(
+    rows = fetch_all(
+        conn,
         """SELECT d.id, h.bucket, h.last FROM telemetry_1h h
            JOIN devices d ON d.key = h.device_key
            JOIN metrics m ON m.id = h.metric_id
@@ -104,7 +108,7 @@ def _daily_energy(
              AND h.bucket >= %s AND h.bucket < %s
            ORDER BY d.id, h.bucket""",
         (served.kind, served.kind, since - timedelta(days=1), until),
-    ).fetchall()
+    )
     last_of_day: dict[str, dict[datetime, float]] = defaultdict(dict)
     for device, bucket, last in rows:
         local = (bucket + timedelta(hours=1)).astimezone(tz)

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from psycopg import Connection
 from pydantic import BaseModel
 
 from analytics.forecast.model import QuantileForecaster
+from ioc_core.db import fetch_all, fetch_one
 
 __all__ = [
     "ForecastItem",
     "ForecastRow",
-    "IssuedForecast",
     "Importance",
+    "IssuedForecast",
     "drop_old_forecasts",
     "latest_forecast",
+    "model_info",
     "save_model",
     "write_forecasts",
 ]
@@ -99,25 +101,27 @@ def drop_old_forecasts(conn: Connection, *, older_than: datetime) -> None:
 
 
 def latest_forecast(conn: Connection, *, device_id: str, metric: str) -> IssuedForecast | None:
-    head = conn.execute(
+    head = fetch_one(
+        conn,
         """SELECT f.issued_at, f.model_version, m.train_from, m.train_to, m.features,
                   m.importance, m.seed
            FROM forecasts f JOIN forecast_models m ON m.version = f.model_version
            WHERE f.device_key = (SELECT key FROM devices WHERE id = %s) AND f.metric = %s
            ORDER BY f.issued_at DESC LIMIT 1""",
         (device_id, metric),
-    ).fetchone()
+    )
     if head is None:
         return None
     issued_at, version, train_from, train_to, features, importance, seed = head
-    items = conn.execute(
+    items = fetch_all(
+        conn,
         """SELECT target_time, horizon_h, p10, p50, p90, persistence, seasonal_naive
            FROM forecasts
            WHERE device_key = (SELECT key FROM devices WHERE id = %s) AND metric = %s
              AND issued_at = %s
            ORDER BY target_time""",
         (device_id, metric, issued_at),
-    ).fetchall()
+    )
     return IssuedForecast(
         device_id=device_id,
         metric=metric,
@@ -137,5 +141,16 @@ def _item(row: tuple[Any, ...]) -> ForecastItem:
                         persistence=persistence, seasonal_naive=snaive)  # fmt: skip
 
 
-def keep_cutoff(now: datetime, days: int) -> datetime:
-    return now - timedelta(days=days)
+def model_info(conn: Connection, version: str) -> dict[str, Any] | None:
+    row = fetch_one(
+        conn,
+        """SELECT version, metric, trained_at, train_from, train_to, step_s, seed, devices,
+                  features, importance, config
+           FROM forecast_models WHERE version = %s""",
+        (version,),
+    )
+    if row is None:
+        return None
+    keys = ("version", "metric", "trained_at", "train_from", "train_to", "step_s", "seed",
+            "devices", "features", "importance", "config")  # fmt: skip
+    return dict(zip(keys, row, strict=True))

@@ -52,8 +52,9 @@ TARGETS: Final[dict[str, TargetSpec]] = {
     "pm25": TargetSpec("pm25", HOUR, 48 * HOUR, DAY, transform="log1p"),
     "pm10": TargetSpec("pm10", HOUR, 48 * HOUR, DAY, transform="log1p"),
     "traffic_volume": TargetSpec("traffic_volume", 900, 6 * HOUR, 7 * DAY, transform="log1p"),
-    "water_level": TargetSpec("water_level", HOUR, 24 * HOUR, 25 * HOUR, tide=True,
-                              nonnegative=False),  # fmt: skip
+    "water_level": TargetSpec(
+        "water_level", HOUR, 24 * HOUR, 25 * HOUR, tide=True, nonnegative=False
+    ),
     "energy_daily": TargetSpec("energy_daily", DAY, 7 * DAY, 7 * DAY),
 }
 

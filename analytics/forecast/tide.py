@@ -32,7 +32,7 @@ def fit_tide(times: npt.NDArray[np.int64], values: FloatArray) -> TideModel:
     if ok.sum() < 2 * len(TIDE_PERIODS_H) + 1:
         return TideModel(np.zeros(2 * len(TIDE_PERIODS_H) + 1))
     coef, *_ = np.linalg.lstsq(_design(times[ok]), values[ok], rcond=None)
-    return TideModel(coef)
+    return TideModel(np.asarray(coef, dtype=np.float64))
 
 
 def _design(times: npt.NDArray[np.int64]) -> FloatArray:

@@ -19,6 +19,7 @@ from psycopg import Connection
 
 from analytics.history.errors import MAX_PROBLEMS, HistoryInputError
 from analytics.history.long_form import LongRow
+from ioc_core.db import fetch_all, fetch_one
 
 __all__ = ["ImportReport", "import_rows"]
 
@@ -72,7 +73,7 @@ def import_rows(
     return ImportReport(
         rows=len(out), inserted=inserted, already_present=len(out) - inserted,
         devices=len({k for _, k, _, _ in out}),
-        first=min(times).isoformat(), last=max(times).isoformat(),
+        first=min(times).astimezone(UTC).isoformat(), last=max(times).astimezone(UTC).isoformat(),
     )  # fmt: skip
 
 
@@ -100,17 +101,16 @@ def _check(
 
 
 def _devices(conn: Connection, ids: set[str]) -> dict[str, tuple[int, str]]:
-    rows = conn.execute(
-        "SELECT id, key, kind FROM devices WHERE id = ANY(%s)", (sorted(ids),)
-    ).fetchall()
+    rows = fetch_all(conn, "SELECT id, key, kind FROM devices WHERE id = ANY(%s)", (sorted(ids),))
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def _metrics(conn: Connection, kinds: set[str]) -> dict[tuple[str, str], tuple[int, float, float]]:
-    rows = conn.execute(
+    rows = fetch_all(
+        conn,
         "SELECT kind, name, id, min_value, max_value FROM metrics WHERE kind = ANY(%s)",
         (sorted(kinds),),
-    ).fetchall()
+    )
     return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
 
 
@@ -120,18 +120,20 @@ def _write(conn: Connection, rows: list[tuple[datetime, int, int, float]]) -> in
                time timestamptz, device_key integer, metric_id smallint, value double precision
            ) ON COMMIT DROP"""
     )
-    with conn.cursor() as cur, cur.copy(
-        "COPY history_import (time, device_key, metric_id, value) FROM STDIN"
-    ) as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy("COPY history_import (time, device_key, metric_id, value) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row(row)
-    inserted = conn.execute(
+    inserted = fetch_one(
+        conn,
         """WITH ins AS (
                INSERT INTO telemetry (time, device_key, metric_id, value)
                SELECT time, device_key, metric_id, value FROM history_import
                ON CONFLICT DO NOTHING RETURNING time)
-           SELECT count(*) FROM ins"""
-    ).fetchone()
+           SELECT count(*) FROM ins""",
+    )
     conn.execute(
         """INSERT INTO telemetry_touched_hours AS h (hour, readings)
            SELECT time_bucket('1 hour', time), count(*) FROM history_import GROUP BY 1

@@ -36,6 +36,7 @@ from ioc_core.settings import Settings
 
 log = logging.getLogger(__name__)
 KIND = "anomaly"
+MIN_RESIDUALS = 24  # hourly residuals before the spread is trusted (Profile.spread)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class ProfileParams:
     z_clear: float = 3.0
     open_after: int = 2
     clear_after: int = 2
-    radius_km: float = 25.0
+    radius_km: float = 40.0
     isolated_factor: float = 2.0  # z needed without two neighbours to compare, x z_open
     series: Mapping[str, frozenset[str]] = field(default_factory=lambda: dict(ANOMALY_SERIES))
 
@@ -110,10 +111,15 @@ class ProfileAnomalyDetector:
         if spec is None or not spec.min <= reading.value <= spec.max:
             return ()
         s = self._get(reading.device_id, reading.kind, reading.metric)
-        if s is None or (s.window and reading.time <= s.window[-1][0]):
+        if s is None or (s.hour is not None and reading.time < s.hour):
+            return ()
+        if s.window and reading.time <= s.window[-1][0]:
             return ()
         x = s.scale.to(reading.value)
         self._accumulate(s, reading.time, x)
+        if len(s.profile.residuals) < MIN_RESIDUALS:
+            s.window.clear()
+            return ()  # still learning what is usual: nothing to judge against yet
         s.window.append((reading.time, x))
         horizon = reading.time - timedelta(seconds=self.p.level_s)
         while s.window and s.window[0][0] <= horizon:

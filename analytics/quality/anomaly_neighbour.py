@@ -9,7 +9,11 @@ normal (urban and rural stations, big and small drains, differ by a steady offse
 robust z-score of the current residual against them opens the alert at ``z_open`` on
 ``open_after`` evaluations in a row and clears below ``z_clear``. A weather front, a storm
 or nightfall moves every station together and leaves the residual alone; a drifting sensor
-moves alone. A flat window is left to the flat-line detector.
+moves alone. A flat window is left to the flat-line detector. While the neighbourhood
+itself moves fast (the median of the neighbours' second half-window departs from that of
+their first half by more than ``z_open`` spreads: drains filling within minutes as a storm
+breaks) nothing is judged or learnt: a window straddling a common step compares phases of
+reporting, not sensors.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from analytics.alerts import Finding, Reading
 from analytics.quality.anomaly_series import ANOMALY_SERIES, Scale
 from analytics.quality.catalogue import Catalogue
 from analytics.quality.directory import Locations
-from analytics.quality.neighbours import distance_km, nearest
+from analytics.quality.neighbours import distance_km
 from analytics.quality.spike import MAD_TO_SIGMA
 from analytics.quality.wording import duration, num
 from ioc_core.settings import Settings
@@ -36,7 +40,7 @@ KIND = "anomaly_neighbour"
 
 @dataclass(frozen=True)
 class NeighbourParams:
-    radius_km: float = 25.0
+    radius_km: float = 40.0
     max_neighbours: int = 6
     min_neighbours: int = 3  # with two, one faulty neighbour would move the reference
     level_s: float = 1800.0  # the level is the median of this much recent data
@@ -74,8 +78,10 @@ class NeighbourAnomalyDetector:
         self.locations = locations or Locations()
         self.catalogue = catalogue or Catalogue()
         self._series: dict[tuple[str, str], _Series] = {}
-        # (kind, metric) -> device -> (time, level): what neighbours are compared with.
-        self._levels: dict[tuple[str, str], dict[str, tuple[datetime, float]]] = {}
+        # (kind, metric) -> devices reporting it; and each device's neighbours among them,
+        # nearest first, recomputed when the membership changes.
+        self._members: dict[tuple[str, str], set[str]] = {}
+        self._near: dict[tuple[str, str], tuple[tuple[int, int], list[tuple[float, str]]]] = {}
 
     def observe(self, reading: Reading) -> Iterable[Finding]:
         metrics = self.p.series.get(reading.kind)
@@ -88,45 +94,87 @@ class NeighbourAnomalyDetector:
         s = self._series.get(key)
         if s is None:
             s = self._series[key] = _Series(Scale(spec), history=deque(maxlen=self.p.history))
+            self._members.setdefault((reading.kind, reading.metric), set()).add(reading.device_id)
         if s.window and reading.time <= s.window[-1][0]:
             return ()
         s.window.append((reading.time, s.scale.to(reading.value)))
-        horizon = reading.time - timedelta(seconds=self.p.level_s)
+        # Twice the level window: a neighbour is read over the judged device's window, which
+        # may end a little after the neighbour's own latest reading.
+        horizon = reading.time - timedelta(seconds=2 * self.p.level_s)
         while s.window and s.window[0][0] <= horizon:
             s.window.popleft()
         if s.next_eval is not None and reading.time < s.next_eval:
             return ()
         s.next_eval = reading.time + timedelta(seconds=self.p.eval_s)
-        values = [x for _, x in s.window]
+        values = self._values(s, reading.time)
         if len(values) < self.p.min_window or max(values) == min(values):
             return ()
-        level = median(values)
-        group = self._levels.setdefault((reading.kind, reading.metric), {})
-        group[reading.device_id] = (reading.time, level)
-        return self._judge(reading, s, level, group)
+        return self._judge(reading, s, median(values))
 
-    def _judge(
-        self, r: Reading, s: _Series, level: float, group: dict[str, tuple[datetime, float]]
-    ) -> tuple[Finding, ...]:
-        origin = self.locations.get(r.device_id)
-        if origin is None:
-            return ()
-        fresh: dict[str, tuple[float, float]] = {}
-        for device_id, (at, _) in group.items():
-            where = self.locations.get(device_id) if device_id != r.device_id else None
-            if where is not None and abs((r.time - at).total_seconds()) <= self.p.fresh_s:
-                fresh[device_id] = where
-        near = nearest(origin, fresh, radius_km=self.p.radius_km, limit=self.p.max_neighbours,
-                       exclude=r.device_id)  # fmt: skip
+    def _values(self, s: _Series, until: datetime) -> list[float]:
+        """The series' values in the level window ending at ``until``, on its scale."""
+        since = until - timedelta(seconds=self.p.level_s)
+        return [x for t, x in s.window if since < t <= until]
+
+    def _neighbours(self, r: Reading) -> list[tuple[float, str]]:
+        group = (r.kind, r.metric)
+        members = self._members[group]
+        cache_key = (r.device_id, r.metric)
+        origin = self.locations.get(r.device_id)  # may reload the registry: look first
+        stamp = (len(members), self.locations.version)
+        cached = self._near.get(cache_key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        found: list[tuple[float, str]] = []
+        if origin is not None:
+            for other in members:
+                where = self.locations.get(other) if other != r.device_id else None
+                if where is not None:
+                    d = distance_km(origin, where)
+                    if d <= self.p.radius_km:
+                        found.append((d, other))
+            found.sort()
+        self._near[cache_key] = (stamp, found)
+        return found
+
+    def _judge(self, r: Reading, s: _Series, level: float) -> tuple[Finding, ...]:
+        # Neighbours are read over the same window as the judged device: during a storm's
+        # fast rise a level computed minutes apart would differ by the rise itself.
+        near: list[tuple[float, str, float]] = []
+        halves: list[tuple[float, float]] = []
+        middle = r.time - timedelta(seconds=self.p.level_s / 2)
+        since = r.time - timedelta(seconds=self.p.level_s)
+        for dist, other in self._neighbours(r):
+            o = self._series.get((other, r.metric))
+            if o is None or not o.window:
+                continue
+            if (r.time - o.window[-1][0]).total_seconds() > self.p.fresh_s:
+                continue
+            window = [(t, x) for t, x in o.window if since < t <= r.time]
+            if len(window) >= max(3, self.p.min_window // 2):
+                near.append((dist, other, median(x for _, x in window)))
+                first = [x for t, x in window if t <= middle]
+                second = [x for t, x in window if t > middle]
+                if first and second:
+                    halves.append((median(first), median(second)))
+            if len(near) >= self.p.max_neighbours:
+                break
         if len(near) < self.p.min_neighbours:
             return ()
-        reference = median(group[n][1] for n in near)
+        reference = median(level_n for _, _, level_n in near)
         residual = level - reference
+        spread = s.scale.floor
+        if len(s.history) >= self.p.warmup:
+            usual = median(s.history)
+            spread = max(spread, MAD_TO_SIGMA * median(abs(x - usual) for x in s.history))
+        if len(halves) >= self.p.min_neighbours:
+            shift = median(b for _, b in halves) - median(a for a, _ in halves)
+            if abs(shift) > self.p.z_open * spread:
+                return ()  # the whole neighbourhood is moving: judge once it has settled
         if len(s.history) < self.p.warmup:
             s.history.append(residual)
             return ()
         usual = median(s.history)
-        spread = max(s.scale.floor, MAD_TO_SIGMA * median(abs(x - usual) for x in s.history))
         z = (residual - usual) / spread
         if abs(z) < self.p.z_learn:
             s.history.append(residual)
@@ -136,7 +184,7 @@ class NeighbourAnomalyDetector:
         if s.streak < needed:
             return ()
         s.active, s.streak = bad, 0
-        places = [f"{n} {num(distance_km(origin, fresh[n]))} km" for n in near]
+        places = [f"{other} {num(dist)} km" for dist, other, _ in near]
         detail = (
             f"{r.metric} over the last {duration(self.p.level_s)} reads "
             f"{s.scale.describe(residual)} against the median of {len(near)} neighbouring "

@@ -58,7 +58,7 @@ class Profile:
         return (1 - frac) * a[0] + frac * b[0], a[1] if a[1] == b[1] else "daily"
 
     def spread(self, floor: float) -> float | None:
-        if len(self.residuals) < 24:
+        if len(self.residuals) < 24:  # anomaly.MIN_RESIDUALS
             return None
         centre = median(self.residuals)
         return max(floor, MAD_TO_SIGMA * median(abs(r - centre) for r in self.residuals))

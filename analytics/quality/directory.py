@@ -19,11 +19,14 @@ class Locations:
         *,
         known: Mapping[str, tuple[float, float]] | None = None,
         kinds: Mapping[str, str] | None = None,
+        reload_after_s: float = RELOAD_AFTER_MISS_S,
     ) -> None:
         self._conn = conn
+        self.reload_after_s = reload_after_s
         self._where: dict[str, tuple[float, float]] = dict(known or {})
         self._kinds: dict[str, str] = dict(kinds or {})
         self._loaded = float("-inf")
+        self.version = 0  # bumped at every reload: caches built on a smaller registry expire
         if conn is not None:
             self.reload()
 
@@ -38,10 +41,11 @@ class Locations:
             self._where[device_id] = (float(lat), float(lon))
             self._kinds[device_id] = kind
         self._loaded = time.monotonic()
+        self.version += 1
 
     def get(self, device_id: str) -> tuple[float, float] | None:
         where = self._where.get(device_id)
-        if where is None and time.monotonic() - self._loaded > RELOAD_AFTER_MISS_S:
+        if where is None and time.monotonic() - self._loaded > self.reload_after_s:
             self.reload()
             where = self._where.get(device_id)
         return where

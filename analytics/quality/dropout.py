@@ -6,19 +6,26 @@ its last reading. The expected gap is the series' own cadence learnt online (med
 last gaps), never below the profile's interval, so a device reporting faster than its profile
 is not judged by a looser clock and one on the profile's clock is not judged by a tighter one.
 A whole-device silence is one finding (key ``device``); while the device still reports, a
-single missing metric is one finding keyed by the metric.
+metric missing for much longer (``metric_factor`` times its limit, at least
+``metric_min_s``: a value ingest rejects as out of range is "missing" here too, and the
+out-of-range alert already says so) is one finding keyed by the metric.
+
+A device whose connection is known lost (its MQTT last will opened a ``connectivity``
+alert) is silent for that reason, and the connectivity alert says so: the factory's detector
+asks the alerts table once, when a dropout is about to open, never per reading.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 
 from psycopg import Connection
+from psycopg.rows import tuple_row
 
 from analytics.alerts import Finding, Reading
 from analytics.quality.catalogue import Catalogue
@@ -35,6 +42,8 @@ class DropoutParams:
     min_gap_s: float = 240.0  # never judge silence shorter than this (watermark jitter)
     min_readings: int = 4  # a series is judged only once its cadence is known
     min_instants_after: int = 3  # device reports without a metric before it is missing
+    metric_factor: float = 2.0  # a single metric: this many device limits...
+    metric_min_s: float = 3600.0  # ...and at least this long
 
 
 @dataclass
@@ -54,7 +63,9 @@ class _Device:
     # The device's latest distinct reading times: a metric is missing only when several
     # instants passed without it, not while one message's readings are still arriving.
     instants: deque[datetime] = field(default_factory=lambda: deque(maxlen=8))
-    deadline: datetime | None = None  # every judged series silent past this: a dropout
+    deadline: datetime | None = None  # no reading at all past this: a dropout
+    limit_s: float | None = None  # the shortest limit of its judged series
+    scheduled: bool = False  # has an entry in the deadline heap
     active: bool = False
 
 
@@ -63,10 +74,14 @@ class DropoutDetector:
     scan of the fleet (the engine ticks often; a city has 100,000 street lights)."""
 
     def __init__(
-        self, params: DropoutParams | None = None, catalogue: Catalogue | None = None
+        self,
+        params: DropoutParams | None = None,
+        catalogue: Catalogue | None = None,
+        offline: Callable[[str], bool] | None = None,
     ) -> None:
         self.p = params or DropoutParams()
         self.catalogue = catalogue or Catalogue()
+        self.offline = offline or (lambda device_id: False)
         self._devices: dict[str, _Device] = {}
         self._heap: list[tuple[datetime, str]] = []
 
@@ -90,12 +105,19 @@ class DropoutDetector:
             s.gaps.append(gap)
             s.count += 1
             s.last = reading.time
-            s.limit_s = self._limit_s(dev.kind, reading.metric, s)
+            if s.count <= 16 or s.count % 16 == 0:  # the cadence settles; re-learn it now and then
+                s.limit_s = self._limit_s(dev.kind, reading.metric, s)
         if s.count >= self.p.min_readings:
-            deadline = s.last + timedelta(seconds=s.limit_s)
+            # Silent when nothing at all arrives for the shortest limit of its series: a
+            # weather station's 60 s readings decide, not its 15-minute battery voltage.
+            if dev.limit_s is None or s.limit_s < dev.limit_s:
+                dev.limit_s = s.limit_s
+            deadline = dev.instants[-1] + timedelta(seconds=dev.limit_s)
             if dev.deadline is None or deadline > dev.deadline:
-                dev.deadline = deadline
-                heapq.heappush(self._heap, (deadline, reading.device_id))
+                dev.deadline = deadline  # the heap entry is moved lazily, when it expires
+            if not dev.scheduled:
+                dev.scheduled = True
+                heapq.heappush(self._heap, (dev.deadline, reading.device_id))
         if dev.active:
             dev.active = False
             out.append(self._device_clear(reading, dev))
@@ -109,6 +131,9 @@ class DropoutDetector:
     def _limit_s(self, kind: str, metric: str, s: _Series) -> float:
         return max(self.p.min_gap_s, self.p.factor * self._expected_s(kind, metric, s))
 
+    def _metric_limit_s(self, s: _Series) -> float:
+        return max(self.p.metric_min_s, self.p.metric_factor * s.limit_s)
+
     def _missing(self, device_id: str, dev: _Device) -> list[Finding]:
         """Metrics the device has stopped sending while it reports others (new instant)."""
         out: list[Finding] = []
@@ -116,7 +141,7 @@ class DropoutDetector:
         for metric, s in dev.series.items():
             if s.active or s.count < self.p.min_readings:
                 continue
-            if (newest - s.last).total_seconds() <= s.limit_s:
+            if (newest - s.last).total_seconds() <= self._metric_limit_s(s):
                 continue
             if sum(1 for t in dev.instants if t > s.last) < self.p.min_instants_after:
                 continue
@@ -127,10 +152,19 @@ class DropoutDetector:
     def tick(self, watermark: datetime) -> Iterable[Finding]:
         out: list[Finding] = []
         while self._heap and self._heap[0][0] < watermark:
-            deadline, device_id = heapq.heappop(self._heap)
+            _, device_id = heapq.heappop(self._heap)
             dev = self._devices[device_id]
-            if dev.deadline != deadline or dev.active:
-                continue  # superseded by a later reading, or already open
+            dev.scheduled = False
+            assert dev.deadline is not None
+            if dev.deadline >= watermark:
+                dev.scheduled = True
+                # Readings came since: one heap entry per device, moved when it expires.
+                heapq.heappush(self._heap, (dev.deadline, device_id))
+                continue
+            if dev.active:
+                continue
+            if self.offline(device_id):
+                continue  # its last will fired: the connectivity alert covers the silence
             dev.active = True
             out.append(self._device_open(device_id, dev, watermark))
         return out
@@ -155,9 +189,10 @@ class DropoutDetector:
     def _metric_open(
         self, device_id: str, dev: _Device, metric: str, s: _Series, watermark: datetime
     ) -> Finding:
-        limit = self._limit_s(dev.kind, metric, s)
+        limit = self._metric_limit_s(s)
         reason = (
-            f"{metric} missing since {s.last:%Y-%m-%d %H:%M:%S} UTC "
+            f"{metric} missing (not received, or rejected by ingest) since "
+            f"{s.last:%Y-%m-%d %H:%M:%S} UTC "
             f"({duration(watermark - s.last)} of event time) while the device's other "
             f"metrics still arrive; "
             f"expected every {duration(self._expected_s(dev.kind, metric, s))}, dropout after "
@@ -186,7 +221,23 @@ class DropoutDetector:
         )  # fmt: skip
 
 
+class ConnectivityAlerts:
+    """Is the device's connection known lost? One indexed look-up per dropout candidate."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def __call__(self, device_id: str) -> bool:
+        with self.conn.cursor(row_factory=tuple_row) as cur:
+            row = cur.execute(
+                """SELECT 1 FROM alerts WHERE device_id = %s AND kind = 'connectivity'
+                     AND state IN ('open', 'acknowledged') LIMIT 1""",
+                (device_id,),
+            ).fetchone()
+        return row is not None
+
+
 def factory(settings: Settings, conn: Connection) -> DropoutDetector:
     from analytics.quality.config import dropout_params
 
-    return DropoutDetector(dropout_params(settings))
+    return DropoutDetector(dropout_params(settings), offline=ConnectivityAlerts(conn))

@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import re
 import time as wallclock
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
@@ -39,28 +40,46 @@ _DETAIL = re.compile(r"([a-z][a-z0-9_]*): (-?[0-9.]+(?:e[+-]?[0-9]+)?|-?inf|nan)
 @dataclass
 class _State:
     active: bool = False
-    last_in_range: datetime | None = None
+    last_out: datetime | None = None
+    # The latest in-range reading times: the alert clears after ``clear_after`` of them in a
+    # row, so a gusty series crossing its bound back and forth is one alert, not dozens.
+    in_range: deque[datetime] = field(default_factory=lambda: deque(maxlen=CLEAR_AFTER))
+
+
+CLEAR_AFTER = 3
 
 
 class OutOfRangeDetector:
     def __init__(self, catalogue: Catalogue | None = None) -> None:
         self.catalogue = catalogue or Catalogue()
         self._state: dict[tuple[str, str], _State] = {}
+        # The last in-range reading times of series never out of range: a tuple, not a
+        # state object, since this is every reading of a healthy fleet.
+        self._recent_in: dict[tuple[str, str], tuple[datetime, ...]] = {}
 
     def observe(self, reading: Reading) -> Iterable[Finding]:
         spec = self.catalogue.spec(reading.kind, reading.metric)
         if spec is None:
             return ()
-        state = self._state.setdefault((reading.device_id, reading.metric), _State())
-        inside = spec.min <= reading.value <= spec.max
+        key = (reading.device_id, reading.metric)
         unit = spec.unit
-        if inside:
-            if state.last_in_range is None or reading.time > state.last_in_range:
-                state.last_in_range = reading.time
-            if state.active:
-                state.active = False
-                return (self._clear(reading, unit, reading.time),)
-            return ()
+        if spec.min <= reading.value <= spec.max:
+            state = self._state.get(key)
+            if state is None:  # the common case: a series that has never been out of range
+                recent = self._recent_in.get(key, ())
+                if not recent or reading.time > recent[-1]:
+                    self._recent_in[key] = (*recent[-(CLEAR_AFTER - 1) :], reading.time)
+                return ()
+            if state.in_range and reading.time <= state.in_range[-1]:
+                return ()
+            state.in_range.append(reading.time)
+            return self._maybe_clear(reading, state, unit)
+        state = self._state.get(key)
+        if state is None:
+            state = self._state[key] = _State()
+            state.in_range.extend(self._recent_in.pop(key, ()))
+        if state.last_out is None or reading.time > state.last_out:
+            state.last_out = reading.time
         out: list[Finding] = []
         if not state.active:
             state.active = True
@@ -78,25 +97,29 @@ class OutOfRangeDetector:
                 title=f"{reading.metric} out of range ({with_unit(reading.value, unit)})",
                 reason=reason, metric=reading.metric, value=reading.value, threshold=bound,
             ))  # fmt: skip
-            if state.last_in_range is not None and state.last_in_range > reading.time:
-                # Seen late (the dead-letter tail lags the stream): a newer in-range reading
-                # already arrived, so the fault is over as soon as it is recorded.
-                state.active = False
-                out.append(self._clear(reading, unit, state.last_in_range))
+        # Seen late (the dead-letter tail lags the stream): plausible readings may already
+        # have followed it, and the fault may be over as soon as it is recorded.
+        out.extend(self._maybe_clear(reading, state, unit))
         return out
+
+    def _maybe_clear(self, reading: Reading, state: _State, unit: str) -> tuple[Finding, ...]:
+        if not state.active or state.last_out is None:
+            return ()
+        after = [t for t in state.in_range if t > state.last_out]
+        if len(after) < CLEAR_AFTER:
+            return ()
+        state.active = False
+        at = after[CLEAR_AFTER - 1]
+        return (Finding(
+            kind=KIND, device_id=reading.device_id, key=reading.metric, active=False,
+            severity="warning", time=at, title=f"{reading.metric} back in range",
+            reason=f"{reading.metric} read plausible values {CLEAR_AFTER} times in a row "
+            f"since its last out-of-range reading at {state.last_out:%H:%M:%S} UTC",
+            metric=reading.metric,
+        ),)  # fmt: skip
 
     def tick(self, watermark: datetime) -> Iterable[Finding]:
         return ()
-
-    def _clear(self, reading: Reading, unit: str, at: datetime) -> Finding:
-        return Finding(
-            kind=KIND, device_id=reading.device_id, key=reading.metric, active=False,
-            severity="warning", time=at, title=f"{reading.metric} back in range",
-            reason=f"{reading.metric} is reading plausible values again "
-            f"({with_unit(reading.value, unit)} at {at:%H:%M:%S} UTC)" if at == reading.time
-            else f"{reading.metric} read a plausible value at {at:%H:%M:%S} UTC",
-            metric=reading.metric, value=reading.value if at == reading.time else None,
-        )  # fmt: skip
 
 
 class DeadLetterTail:

@@ -5,13 +5,15 @@ Pairs are a station's pm25 and pm10 at the same time (within ``pair_tolerance_s`
 message carries both). Noise at low concentrations can put PM2.5 a little over PM10 on a
 single minute, so a pair violates only past a tolerance (``relative`` of PM10 plus
 ``absolute`` µg/m³), and the alert needs ``min_count`` violating pairs in a row; it clears
-after as many consistent pairs in a row.
+after as many consistent pairs in a row. While either channel is frozen (``frozen_after``
+identical readings in a row) pairs are not judged: a stuck channel drifting apart from a
+live one is the flat-line detector's finding, not a PM2.5/PM10 inconsistency.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from psycopg import Connection
@@ -28,9 +30,10 @@ STATION_KIND = "air_quality_station"
 @dataclass(frozen=True)
 class PmRatioParams:
     relative: float = 0.10  # PM2.5 may exceed PM10 by this share of PM10...
-    absolute: float = 5.0  # ...plus this many µg/m³ before a pair counts as inconsistent
-    min_count: int = 3  # consecutive pairs to open, and to clear
+    absolute: float = 2.0  # ...plus this many µg/m³ before a pair counts as inconsistent
+    min_count: int = 5  # consecutive pairs to open, and to clear
     pair_tolerance_s: float = 10.0  # "same time": one message carries both
+    frozen_after: int = 4  # fewer than min_count: a frozen channel never opens one
 
 
 @dataclass
@@ -41,6 +44,7 @@ class _Station:
     bad: int = 0
     good: int = 0
     active: bool = False
+    repeats: dict[str, int] = field(default_factory=lambda: {"pm25": 0, "pm10": 0})
 
 
 class PmRatioDetector:
@@ -52,6 +56,10 @@ class PmRatioDetector:
         if reading.kind != STATION_KIND or reading.metric not in ("pm25", "pm10"):
             return ()
         st = self._stations.setdefault(reading.device_id, _Station())
+        previous = st.pm25 if reading.metric == "pm25" else st.pm10
+        if previous is not None and reading.time > previous[0]:
+            same = reading.value == previous[1]
+            st.repeats[reading.metric] = st.repeats[reading.metric] + 1 if same else 0
         if reading.metric == "pm25":
             st.pm25 = (reading.time, reading.value)
         else:
@@ -65,6 +73,8 @@ class PmRatioDetector:
         if st.last_pair is not None and at <= st.last_pair:
             return ()
         st.last_pair = at
+        if max(st.repeats.values()) + 1 >= self.p.frozen_after:
+            return ()
         limit = pm10 * (1 + self.p.relative) + self.p.absolute
         if pm25 > limit:
             st.bad += 1

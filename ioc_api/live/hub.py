@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from psycopg import Connection, OperationalError
+from psycopg import Error as PsycopgError
 
 from ioc_api.services.latest import LatestChange, sweep_latest
 from ioc_core.db import connect_db, fetch_all
@@ -115,6 +116,9 @@ class LiveHub:
             except OperationalError as exc:
                 log.warning("live hub lost its database connection: %s; retrying", exc)
                 self._stop.wait(2.0)
+            except PsycopgError:  # a loop that never dies: log, wait, start over
+                log.exception("live hub failed; restarting in 5 s")
+                self._stop.wait(5.0)
 
     def _serve(self, conn: Connection) -> None:
         conn.execute("LISTEN ioc_alerts")

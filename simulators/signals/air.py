@@ -34,6 +34,8 @@ class AirQualitySignal(Signal):
         self.slow = OrnsteinUhlenbeck(self.rng, sigma=SLOW_SIGMA, tau_s=SLOW_TAU_S)
         self.fast = OrnsteinUhlenbeck(self.rng, sigma=FAST_SIGMA, tau_s=FAST_TAU_S)
         self.jitter = OrnsteinUhlenbeck(self.rng, sigma=JITTER_SIGMA, tau_s=JITTER_TAU_S)
+        # Ozone is regional (photochemistry over the whole delta): stations agree closely.
+        self.o3_noise = OrnsteinUhlenbeck(self.rng, sigma=0.03, tau_s=3600)
         self.coarse = self.rng.uniform(1.45, 1.75)
 
     def sample(self, at: datetime, world: World) -> dict[str, float]:
@@ -57,14 +59,18 @@ class AirQualitySignal(Signal):
         if world.air.pm25_cap is not None:
             pm25 = soft_cap(pm25, world.air.pm25_cap)
             pm10 = soft_cap(pm10, world.air.pm25_cap * 2.1)
+        # The analyser's own noise (about 1 % of a reading plus 0.3 ug/m3): readings never
+        # repeat exactly, also where the cap flattens the signal.
+        pm25 += self.rng.gauss(0, 0.3 + 0.01 * pm25)
+        pm10 += self.rng.gauss(0, 0.5 + 0.01 * pm10)
         sun_lag = daylight(at.replace(minute=0) - _TWO_HOURS)
-        o3 = (12 + 85 * sun_lag**1.3 * (wx["temperature"] / 28)) * math.exp(self.fast.value)
+        o3 = (12 + 85 * sun_lag**1.3 * (wx["temperature"] / 28)) * math.exp(self.o3_noise.step(dt))
         return {
             "pm25": round(max(1.0, pm25), 1),
             "pm10": round(max(2.0, pm10), 1),
-            "no2": round(max(2.0, (12 + 22 * traffic) * self.urban * math.exp(noise * 0.6)), 1),
-            "so2": round(max(1.0, (22 if self.industrial else 9) * math.exp(noise * 0.5)), 1),
-            "co": round(max(200.0, (500 + 900 * traffic) * self.urban * math.exp(noise * 0.5))),
+            "no2": round(max(2.0, (12 + 22 * traffic) * self.urban * math.exp(noise * 0.4)), 1),
+            "so2": round(max(1.0, (22 if self.industrial else 9) * math.exp(noise * 0.3)), 1),
+            "co": round(max(200.0, (500 + 900 * traffic) * self.urban * math.exp(noise * 0.4))),
             "o3": round(max(2.0, o3), 1),
             "temperature": round(wx["temperature"] + self.rng.gauss(0, 0.15), 1),
             "humidity": round(min(100.0, wx["humidity"] + self.rng.gauss(0, 1)), 1),

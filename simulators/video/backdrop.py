@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from simulators.video.camera import CameraModel
 from simulators.video.conditions import Lighting
-from simulators.video.scene import RoadLayout
+from simulators.video.scene import SUN_SHADOW_PER_M, RoadLayout
 
 Image = NDArray[np.uint8]
 
@@ -28,6 +28,8 @@ POLE_X = 7.9
 POLE_SPACING_M = 28.0
 TREE_SPACING_M = 11.0
 SWAY_PX = 4  # margin for the swaying tree-shadow layer
+CANOPY_Z_M = 5.5
+TREE_SHADE = 0.65  # light left under a canopy's shadow (leaves let some through)
 
 
 @dataclass(slots=True)
@@ -118,8 +120,8 @@ def _paint_ground(
     shade = np.ones((h, w), np.float32)
     for sign in (-1, 1):
         for y in np.arange(rng.uniform(0, TREE_SPACING_M), GROUND_Y[1], TREE_SPACING_M):
-            cx = sign * (half + layout.sidewalk_m * 0.55) + 2.6
-            cy = y - 1.8
+            cx = sign * (half + layout.sidewalk_m * 0.55) + SUN_SHADOW_PER_M[0] * CANOPY_Z_M
+            cy = y + SUN_SHADOW_PER_M[1] * CANOPY_Z_M
             for _ in range(5):
                 ox, oy = rng.normal(0, 0.9, 2)
                 r = rng.uniform(1.0, 1.9)
@@ -130,7 +132,7 @@ def _paint_ground(
                     0,
                     0,
                     360,
-                    0.58,
+                    TREE_SHADE,
                     -1,
                 )
     return img, np.asarray(cv2.GaussianBlur(shade, (0, 0), 6), np.float32)
@@ -258,7 +260,7 @@ def _roadside_items(
             tx0, tx1 = x_trunk - 0.15, x_trunk + 0.15
             items.append((ty, "box", (tx0, tx1, ty - 0.15, ty + 0.15, 0.0, 4.5), (40, 55, 70)))
             items.append(
-                (ty - 0.5, "canopy", (x_trunk, ty, 5.5, rng.uniform(1.8, 2.6)), (50, 95, 60))
+                (ty - 0.5, "canopy", (x_trunk, ty, CANOPY_Z_M, rng.uniform(1.8, 2.6)), (50, 95, 60))
             )
         for py in np.arange(6.0 + (sign > 0) * POLE_SPACING_M / 2, GROUND_Y[1], POLE_SPACING_M):
             px0, px1 = sign * POLE_X - 0.09, sign * POLE_X + 0.09
@@ -268,6 +270,23 @@ def _roadside_items(
                 (py - 0.01, "box", (ax0, ax1, py - 0.05, py + 0.05, 8.9, 9.05), (150, 150, 150))
             )
             items.append((py - 0.02, "lamp", (sign * (POLE_X - 2.2), py, 8.85), (255, 255, 255)))
+        # Motorbikes parked on the sidewalk in front of the shops, nose to the wall, as they are
+        # along every street in Vietnam: static, outside the counting ROI.
+        bike_cols = [(25, 25, 25), (30, 30, 180), (150, 50, 30), (200, 200, 205), (60, 60, 60)]
+        y = 6.0
+        while y < 80.0:
+            if rng.random() < 0.55:
+                x_in, x_out = sign * (FACADE_X - 0.3), sign * (FACADE_X - 2.2)
+                bx0, bx1 = sorted((x_in, x_out))
+                col = bike_cols[int(rng.integers(len(bike_cols)))]
+                items.append((y + 0.35, "box", (bx0, bx1, y + 0.2, y + 0.5, 0.0, 0.75), col))
+                sx0, sx1 = sorted((sign * (FACADE_X - 0.9), sign * (FACADE_X - 1.6)))
+                items.append(
+                    (y + 0.34, "box", (sx0, sx1, y + 0.1, y + 0.6, 0.7, 0.95), (30, 30, 30))
+                )
+                y += 0.75
+            else:
+                y += rng.uniform(1.5, 6.0)
     return items
 
 

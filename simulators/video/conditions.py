@@ -83,13 +83,15 @@ def segment_at(segments: list[Segment], t: float) -> Segment:
 
 
 def light_level(segments: list[Segment], t: float) -> float:
-    """1 for day, 0.5 dusk, 0 night; linear across ``FADE_S`` around a lighting change."""
+    """1 for day, 0.5 dusk, 0 night; linear across a fade around a lighting change (``FADE_S``,
+    or a quarter of the shorter segment in short clips, so each segment shows its own light)."""
     level = LEVEL[segment_at(segments, t).lighting]
     for prev, nxt in itertools.pairwise(segments):
         if prev.lighting == nxt.lighting:
             continue
         edge = prev.to_s
-        if abs(t - edge) < FADE_S / 2:
-            u = (t - edge + FADE_S / 2) / FADE_S
+        fade = min(FADE_S, 0.25 * min(prev.to_s - prev.from_s, nxt.to_s - nxt.from_s))
+        if abs(t - edge) < fade / 2:
+            u = (t - edge + fade / 2) / fade
             return LEVEL[prev.lighting] * (1 - u) + LEVEL[nxt.lighting] * u
     return level

@@ -88,11 +88,18 @@ class Effects:
         dx, dy = (int(v) for v in self.rng.integers(0, JITTER, 2))
         cv2.subtract(frame, neg[dy : dy + h, dx : dx + w], dst=frame)
 
-    def add_rain(self, frame: Image) -> None:
+    def add_rain(self, frame: Image, level: float) -> None:
+        """Haze that lowers contrast and streaks; both fainter in the dark (less light to
+        scatter)."""
         layer = self.rain[int(self.rng.integers(BANK))]
         dx, dy = (int(v) for v in self.rng.integers(0, JITTER, 2))
-        cv2.addWeighted(frame, 0.82, self._grey, 0.18, 0, dst=frame)  # haze lowers contrast
-        cv2.add(frame, self._crop(layer, dx, dy), dst=frame)
+        haze = 0.18
+        cv2.addWeighted(frame, 1.0 - haze, self._grey, haze, (level - 1.0) * 110 * haze, dst=frame)
+        streaks = self._crop(layer, dx, dy)
+        if level < 0.75:
+            cv2.addWeighted(frame, 1.0, streaks, 0.45 + 0.55 * level, 0, dst=frame)
+        else:
+            cv2.add(frame, streaks, dst=frame)
 
     def shade(self, frame: Image, layer: Image, strength: float) -> None:
         """Multiply by a shade layer (255 = unshaded), weakened by ``strength`` in [0, 1]."""

@@ -24,6 +24,7 @@ from simulators.video.camera import CameraModel
 from simulators.video.camera_config import camera_config
 from simulators.video.conditions import Profile, Segment, light_level, plan_conditions, segment_at
 from simulators.video.encode import FrameWriter
+from simulators.video.pedestrians import plan_walkers
 from simulators.video.render import Look, Renderer
 from simulators.video.scene import RoadLayout
 from simulators.video.schedule import FlowSpec, schedule_vehicles
@@ -138,6 +139,7 @@ def render_frames(
         effects_rng,
         camera_x_m=scene.camera.x_m,
         ponchos=_ponchos(scene),
+        walkers=plan_walkers(scenery_rng, scene.layout),
     )
     warm = round(WARMUP_S * spec.fps)
     sim = TrafficSim(scene.vehicles, scene.layout, fps=spec.fps, start_frame=-warm)
@@ -152,6 +154,7 @@ def render_frames(
         segment = segment_at(scene.segments, t)
         look = Look.at(light_level(scene.segments, t), overcast=segment.rain)
         canvas = renderer.background(look.level)
+        renderer.draw_people(canvas, t, look)
         renderer.draw_traffic(canvas, state, look)
         on_frame(renderer.finish(canvas, t, segment, look, out_size))
         if progress is not None and (f % 250 == 0 or f == spec.frames - 1):

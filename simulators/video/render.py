@@ -14,18 +14,16 @@ from numpy.typing import NDArray
 from simulators.video.backdrop import SWAY_PX, Backdrop
 from simulators.video.conditions import Segment
 from simulators.video.effects import Effects
+from simulators.video.pedestrians import Walker, draw_walkers
+from simulators.video.scene import SUN_SHADOW_PER_M
 from simulators.video.shapes import parts
 from simulators.video.traffic import FrameState
 from simulators.video.vehicles import Vehicle
 
 Image = NDArray[np.uint8]
 
-# Sun for the cast shadows: mostly sideways (toward +X), a little away from the camera, so a
-# shadow widens a blob but does not move its bottom edge (the counted point) much.
-SUN_SHADOW = np.array([0.95, 0.3])
-SHADOW_PER_HEIGHT = 0.8  # metres of shadow per metre of height at the afternoon sun
 SHAKE_PX = 3.0
-CAST_SHADOW_DEPTH = 0.5  # a sunlit shadow keeps half the light (sky light fills it)
+CAST_SHADOW_DEPTH = 0.4  # a sunlit shadow keeps 60 % of the light: hazy tropical sun, sky fill
 CONTACT_SHADE = 80  # of 255: the dark patch under a body, where no light reaches
 HEADLIGHT_POOL = 45  # grey levels added to the road ahead of an inbound vehicle at night
 NEAR_CLIP_M = 1.0
@@ -68,6 +66,7 @@ class Renderer:
         *,
         camera_x_m: float,
         ponchos: frozenset[int] = frozenset(),
+        walkers: list[Walker] | None = None,
     ) -> None:
         self.vehicles = vehicles
         self.backdrop = backdrop
@@ -75,6 +74,7 @@ class Renderer:
         self.effects = Effects(rng, backdrop.size)
         self.camera_x = camera_x_m
         self.ponchos = ponchos
+        self.walkers = walkers or []
         self._parts: dict[int, tuple[NDArray[np.float64], NDArray[np.float64], list[str]]] = {}
         w, h = backdrop.size
         self._bounds = (-50, -50, w + 50, h + 50)
@@ -99,6 +99,9 @@ class Renderer:
             return np.asarray(cv2.addWeighted(bgs["day"], u, bgs["dusk"], 1 - u, 0), np.uint8)
         u = level / 0.5
         return np.asarray(cv2.addWeighted(bgs["dusk"], u, bgs["night"], 1 - u, 0), np.uint8)
+
+    def draw_people(self, frame: Image, t: float, look: Look) -> None:
+        draw_walkers(frame, self.walkers, t, self.proj, look.body)
 
     def draw_traffic(self, frame: Image, state: FrameState, look: Look) -> None:
         """Shadows on the ground first, then vehicles from the farthest to the nearest.
@@ -212,8 +215,8 @@ class Renderer:
             cast = int(255 * (1.0 - CAST_SHADOW_DEPTH * look.shadow))
             off = np.stack(
                 [
-                    SUN_SHADOW[0] * SHADOW_PER_HEIGHT * height,
-                    SUN_SHADOW[1] * SHADOW_PER_HEIGHT * height,
+                    SUN_SHADOW_PER_M[0] * height,
+                    SUN_SHADOW_PER_M[1] * height,
                     zero,
                 ],
                 axis=-1,
@@ -347,7 +350,7 @@ class Renderer:
         if segment.clouds and look.level > 0.75:
             fx.shade(frame, fx.cloud_layer(t), tree_strength)
         if segment.rain:
-            fx.add_rain(frame)
+            fx.add_rain(frame, look.level)
         pad = self.backdrop.pad
         dx, dy = fx.shake(t, SHAKE_PX) if segment.shake else (0, 0)
         w, h = out_size

@@ -13,6 +13,11 @@ from typing import Literal
 
 Direction = Literal["in", "out"]
 
+# Ground offset (m) of a shadow per metre of height: an afternoon sun behind the camera's left
+# shoulder casts shadows mostly sideways (+X) and a little away from the camera, so a shadow
+# widens a vehicle's blob without moving its bottom edge, the counted point.
+SUN_SHADOW_PER_M = (0.76, 0.24)
+
 
 @dataclass(frozen=True, slots=True)
 class Lane:

@@ -40,7 +40,9 @@ def parts(v: Vehicle, *, poncho: bool = False) -> list[Part]:
             (-0.13, 0.13, 0.47 * length, 0.63 * length, h - 0.29, h, "helmet"),
         ]
         if v.variant == 1 and not poncho:  # a passenger behind the rider
-            out.insert(5, (-0.2, 0.2, 0.2 * length, 0.42 * length, 0.85, h - 0.35, "dark"))
+            passenger: Part = (-0.2, 0.2, 0.2 * length, 0.42 * length, 0.85, h - 0.35, "dark")
+            # Painter's order: the passenger is behind the rider, so farther when inbound.
+            out.insert(5 if v.direction == "in" else len(out), passenger)
         return out
     if v.cls == "bicycle":
         return [
@@ -61,12 +63,11 @@ def parts(v: Vehicle, *, poncho: bool = False) -> list[Part]:
             (-hw + 0.12, hw - 0.12, 0.2 * length, 0.72 * length, 0.82, h, "glass"),
         ]
     # bus_truck
-    if v.variant == 1:  # truck: cab and cargo box
-        return [
-            (-hw, hw, 0.0, length, 0.0, 0.75, "wheel"),
-            (-hw, hw, length - 2.2, length, 0.35, 2.7, "body"),
-            (-hw, hw, 0.0, length - 2.4, 0.9, h, "accent"),
-        ]
+    if v.variant == 1:  # truck: cab and cargo box, the farther one drawn first
+        cab: Part = (-hw, hw, length - 2.2, length, 0.35, 2.7, "body")
+        cargo: Part = (-hw, hw, 0.0, length - 2.4, 0.9, h, "accent")
+        wheels: Part = (-hw, hw, 0.0, length, 0.0, 0.75, "wheel")
+        return [wheels, cargo, cab] if v.direction == "in" else [wheels, cab, cargo]
     return [
         (-hw, hw, 0.0, length, 0.0, 0.6, "wheel"),
         (-hw, hw, 0.0, length, 0.3, h, "body"),

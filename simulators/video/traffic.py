@@ -82,7 +82,7 @@ class TrafficSim:
         self._v = np.zeros(n)
         self._active = np.zeros(n, dtype=bool)
         self._done = np.zeros(n, dtype=bool)
-        self._pending = list(range(n))  # in arrival order
+        self._pending = sorted(range(n), key=lambda i: self.vehicles[i].arrival_s)
         travel = layout.spawn_far_m - layout.spawn_near_m
         self._travel_end = travel + self._length + 1.0
         self.gave_up: list[int] = []
@@ -107,11 +107,12 @@ class TrafficSim:
 
     def _admit(self, t: float) -> None:
         still: list[int] = []
-        for i in self._pending:
+        for n, i in enumerate(self._pending):
             veh = self.vehicles[i]
             if veh.arrival_s > t:
-                still.append(i)
-                continue
+                # The schedule is in arrival order: nobody after this one has arrived either.
+                still.extend(self._pending[n:])
+                break
             if t - veh.arrival_s > MAX_WAIT_S:
                 self.gave_up.append(i)
                 continue

@@ -213,3 +213,30 @@ def test_the_outbox_keeps_notifications_until_a_notifier_runs(db_settings, stati
     finally:
         notifier.close()
     assert json.loads(receiver.bodies[0][0])["kind"] == "quality_spike"
+
+
+def test_finished_notifications_are_purged_after_the_keep_period(db_settings, station, conn):
+    from analytics.alerts import Finding, apply_findings
+
+    f = Finding(
+        kind="quality_spike",
+        device_id=station,
+        key="pm25",
+        active=True,
+        severity="warning",
+        time=datetime.now(UTC),
+        title="spike",
+        reason="x",
+    )
+    apply_findings(conn, [f], source="quality")
+    notifier = Notifier(db_settings.model_copy(update={"alerts_notify_mqtt": False,
+                                                       "alerts_webhook_urls": []}))  # fmt: skip
+    try:
+        notifier.targets = ["http://127.0.0.1:9/unreachable"]
+        notifier.step(conn)  # fanned out; the delivery fails and waits for a retry
+        conn.execute("UPDATE alert_outbox SET created_at = now() - interval '40 days'")
+        assert notifier.purge(conn) == 0  # still pending: kept
+        conn.execute("UPDATE alert_deliveries SET failed_at = now()")
+        assert notifier.purge(conn) == 1
+    finally:
+        notifier.close()

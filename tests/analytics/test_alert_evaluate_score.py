@@ -47,9 +47,13 @@ def test_matching_window_grace_and_false_positives():
     }
     assert got["by_type"]["typhoon"]["median_delay_s"] == 1800.0
     assert got["by_type"]["typhoon"]["precision"] == 0.6667
+    assert got["missed_incidents"] == []
+    assert [(a["kind"], a["device_id"]) for a in got["false_positive_alerts"]] == [
+        ("threshold", "aq-1"), ("quality_flatline", "aq-1")]  # fmt: skip
 
 
 def test_late_alert_beyond_grace_is_a_miss_and_a_false_positive():
     got = score(INCIDENTS[:1], [alert(1, "quality_flatline", "aq-1", 60 + 6)], {})
     assert (got["recall"], got["precision"]) == (0.0, 0.0)
+    assert got["missed_incidents"] == ["inc-1"]
     assert score(INCIDENTS[:1], [], {})["recall"] == 0.0

@@ -100,3 +100,36 @@ def test_scope_limits_which_devices_a_rule_judges():
     d = ThresholdDetector([rule(scope_type="device", scope_value="aq-9")])
     assert d.observe(reading(500)) == []
     assert ThresholdDetector([rule(enabled=False)]).observe(reading(500)) == []
+
+
+def test_a_last_will_is_told_from_a_goodbye():
+    from analytics.alerts.connectivity import ConnectivityDetector
+
+    d = ConnectivityDetector()
+    later = T0 + timedelta(minutes=30)
+    assert d.status("aq-001", "online", T0, None, T0) == []
+    assert d.status("aq-001", "offline", T0 + timedelta(minutes=5), "maintenance", later) == []
+    (f,) = d.status("aq-001", "offline", T0, "connection lost", later)  # stamped at connect
+    assert (f.kind, f.active, f.time) == ("connectivity", True, later)
+    assert d.status("aq-001", "offline", T0, None, later) == []  # already down
+    assert d.observe(reading(5, minutes=20)) == []  # in flight before the disconnection
+    (back,) = d.observe(reading(5, minutes=31))
+    assert not back.active
+    # A will re-armed at a reconnection that never announced itself: told by its reason.
+    (f,) = d.status("aq-001", "offline", later, "Connection lost", later)
+    assert f.active
+
+
+def test_a_24h_exceedance_is_certain_before_18_hours_are_seen():
+    """No history (a new station, a fresh engine): the mean has no value below 18 of 24 hours,
+    but once the hours seen exceed 24 x the level, no missing hours can bring it back."""
+    d = ThresholdDetector([rule(window="24h_mean", levels={"warning": 45, "critical": 90},
+                                clear_level=40)])  # fmt: skip
+    hourly = [20.0] * 4 + [140.0] * 10  # an episode from the fifth hour
+    opened = []
+    for h, value in enumerate([*hourly, 20.0]):
+        for f in d.observe(reading(value, minutes=h * 60 + 1)):
+            opened.append((f.time - T0, f.severity, round(f.value, 2)))
+            assert "from 12 of 24 hours" in f.reason
+    # 4 x 20 + 7 x 140 = 1060 < 1080 = 24 x 45; with the eighth hour of the episode: 1200.
+    assert opened == [(timedelta(hours=12), "warning", 50.0)]

@@ -98,3 +98,43 @@ def test_the_engine_resolves_an_acknowledged_alert_when_the_condition_clears(con
     (change,) = apply_findings(conn, [replace(f, active=False, reason="back to normal")],
                                source="quality")  # fmt: skip
     assert (change.op, change.state) == ("resolved", "resolved")
+
+
+def test_a_dropout_of_a_device_whose_last_will_stands_is_not_a_second_alert(
+    db_settings, conn, station, tenant
+):
+    engine = AlertEngine(db_settings, conn, detectors={})
+    now = datetime.now(UTC)
+    connected = now - timedelta(hours=1)
+    status = f"ioc/v1/{tenant}/aq-001/status"
+    engine.handle(status, f'{{"v":1,"ts":"{connected.isoformat()}","state":"online"}}'.encode(),
+                  now)  # fmt: skip
+    will = f'{{"v":1,"ts":"{connected.isoformat()}","state":"offline","reason":"x"}}'.encode()
+    (down,) = engine.handle(status, will, now)
+    dropout = Finding(
+        kind="quality_dropout",
+        device_id=station,
+        key="device",
+        active=True,
+        severity="advisory",
+        time=now,
+        title="silent",
+        reason="no readings",
+    )
+    changes = engine.commit([down, dropout])
+    assert [(c.kind, c.op) for c in changes] == [("connectivity", "opened")]
+    assert engine.stats.suppressed == 1
+    other = replace(dropout, device_id="aq-002")  # unknown device: passes, changes nothing
+    assert engine.commit([other]) == [] and engine.stats.suppressed == 1
+
+
+def test_an_engine_runs_the_detectors_it_is_given(db_settings, conn, station):
+    only = db_settings.model_copy(update={"alerts_detectors": ["thresholds", "connectivity"]})
+    assert set(AlertEngine(only, conn).detectors) == {"thresholds", "connectivity"}
+    quality = db_settings.model_copy(update={"alerts_detectors": ["quality_*"]})
+    names = set(AlertEngine(quality, conn).detectors)
+    assert names and all(n.startswith("quality_") for n in names)
+    everything = set(AlertEngine(db_settings, conn).detectors)
+    assert {"thresholds", "connectivity"} < everything
+    rest = db_settings.model_copy(update={"alerts_detectors": ["-thresholds", "-connectivity"]})
+    assert set(AlertEngine(rest, conn).detectors) == everything - {"thresholds", "connectivity"}

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 
@@ -117,9 +118,9 @@ def test_flatline_and_out_of_range_through_engine_and_ingest(pipeline, publisher
                                                              tenant) -> None:  # fmt: skip
     t0 = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
     topic = f"ioc/v1/{tenant}/aq-001/telemetry"
-    for i in range(30):
-        humidity = 150.0 if i == 22 else 80.0 + (i % 5) / 10
-        pm25 = 41.7 if 3 <= i < 25 else 30.0 + i / 10  # frozen for 22 minutes
+    for i in range(40):
+        humidity = 150.0 if i == 22 else 80.0 + (i % 5) / 10  # back in range from minute 23
+        pm25 = 41.7 if 12 <= i < 34 else 30.0 + i / 10  # a varied past, then 22 minutes frozen
         body = {"v": 1, "ts": (t0 + timedelta(minutes=i)).isoformat(), "seq": i + 1,
                 "metrics": {"pm25": pm25, "humidity": humidity}}  # fmt: skip
         publisher.publish(topic, json.dumps(body), qos=1).wait_for_publish(5)
@@ -135,10 +136,57 @@ def test_flatline_and_out_of_range_through_engine_and_ingest(pipeline, publisher
     assert done, f"alerts: {alerts()}"
     (flat, oor) = alerts()
     assert flat[:3] == ("quality_flatline", "pm25", "resolved")
-    assert flat[3] == t0 + timedelta(minutes=18)  # 16 identical readings, 15 minutes
+    assert flat[3] == t0 + timedelta(minutes=27)  # 16 identical readings, 15 minutes
     assert "41.7 ug/m3" in flat[4]
     assert oor[:3] == ("quality_out_of_range", "humidity", "resolved")
     assert oor[3] == t0 + timedelta(minutes=22)  # the device's own timestamp
     assert "150 %" in oor[4] and "above the maximum" in oor[4]
     dead = conn.execute("SELECT reason FROM dead_letters WHERE device_id = 'aq-001'").fetchall()
     assert dead == [("out_of_range",)]
+
+
+def test_dropout_asks_whether_a_last_will_already_explains_the_silence(conn, tenant,
+                                                                      station) -> None:  # fmt: skip
+    from analytics.alerts import Finding, apply_findings
+    from analytics.quality.dropout import ConnectivityAlerts
+
+    offline = ConnectivityAlerts(conn)
+    assert offline("aq-001") is False
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    will = Finding(kind="connectivity", device_id="aq-001", key="link", active=True,
+                   severity="warning", time=at, title="Offline", reason="last will")  # fmt: skip
+    apply_findings(conn, [will], source="test")
+    assert offline("aq-001") is True
+    apply_findings(conn, [replace(will, active=False, time=at + timedelta(minutes=1))],
+                   source="test")  # fmt: skip
+    assert offline("aq-001") is False
+
+
+def test_neighbours_registered_after_the_detector_started_are_found(conn, tenant) -> None:
+    """The engine starts before a fleet is registered; its first readings find no coordinates,
+    and the neighbour lists must not stay empty once the registry has them."""
+    from analytics.alerts import Reading
+    from analytics.quality.anomaly_neighbour import NeighbourAnomalyDetector
+    from analytics.quality.directory import Locations
+
+    detector = NeighbourAnomalyDetector(locations=Locations(conn, reload_after_s=0))
+    ensure_tenant(conn, tenant, "Sở NN&MT")
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    ids = [f"ws-{i:03d}" for i in range(1, 6)]
+
+    def feed(minutes: range) -> None:
+        for m in minutes:
+            for i, device in enumerate(ids):
+                at, value = t0 + timedelta(minutes=m), 20.0 + i + (m % 7) / 10
+                detector.observe(
+                    Reading(device, tenant, "weather_station", None, "temperature", at, value)
+                )
+
+    feed(range(0, 10))  # unknown devices: nothing to compare yet
+    probe = Reading(ids[0], tenant, "weather_station", None, "temperature", t0, 20.0)
+    assert detector._neighbours(probe) == []
+    for i, device in enumerate(ids):
+        upsert_device(conn, DeviceIn(id=device, kind="weather_station", tenant_id=tenant,
+                                     lat=20.80 + 0.02 * i, lon=106.65 + 0.02 * i))  # fmt: skip
+    feed(range(10, 20))
+    assert [d for _, d in detector._neighbours(probe)] == ids[1:]

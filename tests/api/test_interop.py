@@ -130,3 +130,11 @@ def test_rate_limit_answers_429_with_retry_after(db_settings, conn):
         anonymous = [client.get("/open-data/datasets").status_code for _ in range(3)]
         assert anonymous == [200, 200, 429]
         assert client.get("/health").status_code == 200  # never limited
+
+
+def test_the_api_description_can_be_withdrawn(db_settings):
+    with make_client(db_settings) as client:
+        assert client.get("/openapi.json").status_code == 200
+    with make_client(db_settings, api_public_docs=False) as client:
+        assert client.get("/openapi.json").status_code == 404
+        assert client.get("/docs").status_code == 404

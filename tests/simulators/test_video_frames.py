@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -14,7 +14,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from simulators.video.generate import VideoSpec, plan_scene, render_frames
+from simulators.video.generate import VideoSpec, generate, plan_scene, render_frames
 from simulators.video.scene import RoadLayout
 from simulators.video.truth import CrossingRecorder, counting_lines
 from simulators.video.vehicles import Vehicle
@@ -111,25 +111,26 @@ def test_the_counted_frame_is_where_the_drawn_vehicle_bottom_meets_the_line(dire
     assert abs(seen[0] - truth.frame) <= 1, (seen[0], truth.frame)
 
 
-def _frames_hash(spec: VideoSpec) -> tuple[str, list]:
-    scene = plan_scene(spec)
-    digest = hashlib.sha256()
-    recorder = CrossingRecorder(
-        scene.vehicles, counting_lines(scene.layout, scene.camera), scene.camera
-    )
-    render_frames(scene, on_frame=lambda f: digest.update(f.tobytes()), recorder=recorder)
-    return digest.hexdigest(), [c.as_contract() for c in recorder.crossings]
-
-
 @pytest.mark.slow
-def test_same_seed_gives_identical_frames_and_truth_and_another_seed_does_not():
-    # Mixed conditions, so rain, shake and noise are in the 3 s as well (segments scale).
-    spec = VideoSpec(seed=21, minutes=3.0 / 60, width=320, height=180, profile="mixed")
-    h1, t1 = _frames_hash(spec)
-    h2, t2 = _frames_hash(spec)
-    h3, _t3 = _frames_hash(VideoSpec(seed=22, minutes=3.0 / 60, width=320, height=180))
-    assert (h1, t1) == (h2, t2)
-    assert h1 != h3
+def test_same_seed_gives_identical_frames_files_and_truth_and_another_seed_does_not(tmp_path):
+    # Mixed conditions, so rain, shake and noise are in the 2 s as well (segments scale).
+    spec = VideoSpec(seed=21, minutes=2.0 / 60, width=320, height=180, profile="mixed")
+    runs = [
+        generate(tmp_path / "a", spec, hash_frames=True),
+        generate(tmp_path / "b", spec, hash_frames=True),
+        generate(tmp_path / "c", replace(spec, seed=22), hash_frames=True),
+    ]
+    files = [
+        {
+            name: (tmp_path / d / name).read_bytes()
+            for name in ("video.mp4", "truth.json", "camera.yaml")
+        }
+        for d in "abc"
+    ]
+    assert runs[0].frames_sha256 == runs[1].frames_sha256
+    assert files[0] == files[1]
+    assert runs[0].frames_sha256 != runs[2].frames_sha256
+    assert files[0]["truth.json"] != files[2]["truth.json"]
 
 
 # --- Contract C1, as a strict model of its own (edge.config is authoritative when present) ---
@@ -332,3 +333,33 @@ def test_an_unknown_conditions_profile_is_refused_with_its_name(tmp_path):
     )
     assert proc.returncode == 1
     assert "--conditions" in proc.stderr and "foggy" in proc.stderr
+
+
+@pytest.mark.slow
+def test_the_frames_show_the_conditions_the_truth_lists():
+    """Night frames are darker than dusk, dusk than day; shake moves the static scene."""
+    spec = VideoSpec(seed=8, minutes=24.0 / 60, width=320, height=180, profile="mixed")
+    scene = plan_scene(spec)
+    frames: list[np.ndarray] = []
+    render_frames(scene, on_frame=lambda f: frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)))
+    means: dict[str, list[float]] = {"day": [], "dusk": [], "night": []}
+    for seg in scene.segments:
+        # The middle of each segment, away from the cross-fades.
+        mid = round((seg.from_s + seg.to_s) / 2 * spec.fps)
+        means[seg.lighting].append(float(frames[mid].mean()))
+    assert min(means["day"]) > max(means["dusk"]) > 0
+    assert min(means["dusk"]) > max(means["night"])
+    # The facades at the top corners never move unless the camera does.
+    corner = (slice(0, 30), slice(0, 40))
+    shaken = next(s for s in scene.segments if s.shake and s.lighting == "day")
+    calm = next(s for s in scene.segments if not s.shake and not s.rain and s.lighting == "day")
+
+    def corner_motion(seg) -> float:
+        a, b = round(seg.from_s * spec.fps) + 2, round(seg.to_s * spec.fps) - 2
+        return float(
+            np.mean(
+                [cv2.absdiff(frames[f][corner], frames[f + 1][corner]).mean() for f in range(a, b)]
+            )
+        )
+
+    assert corner_motion(shaken) > 2 * corner_motion(calm)
