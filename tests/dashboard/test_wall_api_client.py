@@ -88,3 +88,16 @@ def test_refused_threshold_edit_keeps_the_field_paths(api: WallApiClient) -> Non
     with pytest.raises(ApiProblemError) as caught:
         api.threshold_update(rule.id, {"reason": "viewer tries"})  # a viewer may not
     assert caught.value.status == 403
+
+
+def test_alerts_and_forecasts_follow_contracts_c4_and_c5(api: WallApiClient, conn) -> None:
+    conn.execute(
+        """INSERT INTO alerts (kind, severity, device_id, tenant_id, title, source)
+           VALUES ('threshold', 'critical', 'aq-001', 'sonnmt', 'PM2.5 above 150', 'test')"""
+    )
+    page = api.alerts(state="open")
+    assert [(a.device_id, a.severity, a.state) for a in page.items] == [
+        ("aq-001", "critical", "open")]  # fmt: skip
+    with pytest.raises(ApiProblemError) as caught:  # none issued yet: 404, the band is left out
+        api.forecast("aq-001", "pm25")
+    assert caught.value.status == 404
