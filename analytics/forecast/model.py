@@ -31,7 +31,7 @@ __all__ = ["MODEL_FAMILY", "Forecast", "ModelConfig", "QuantileForecaster", "fit
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-MODEL_FAMILY = "hgb-quantile-cqr/2"  # bump when features or training change meaning
+MODEL_FAMILY = "hgb-quantile-cqr/3"  # bump when features or training change meaning
 QUANTILES = (0.1, 0.5, 0.9)
 # The linear anchor: per horizon, a ridge regression of the change on these (relative)
 # features. Trees approximate a straight line only in steps, and "tomorrow looks like the
@@ -39,6 +39,15 @@ QUANTILES = (0.1, 0.5, 0.9)
 # the trees then learn what the line misses (rush hours, episodes, the calendar).
 LINEAR = ("lag_1", "mean_24", "seasonal_naive", "seasonal_profile")
 RIDGE = 1.0
+# The p50 blend chosen per horizon on the held-out part: the share of the trees' median change
+# kept (the rest goes to persistence), and the share of the move toward the seasonal profile
+# (mean of the last seasons at the target's phase) added on top.
+TREE_WEIGHTS = np.linspace(0.0, 1.0, 11)
+PROFILE_WEIGHTS = np.linspace(0.0, 0.5, 6)
+# Volatility scaling of the conformal band: recent mean |seasonal difference| over this many
+# steps, relative to its median over the training pairs, clipped to this range.
+VOLATILITY_WINDOW = 24
+VOLATILITY_CLIP = (0.5, 3.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,9 @@ class ModelConfig:
     # Fit the per-horizon linear anchor (LINEAR) before the trees. Off by default: on the
     # I-94 backtest it did not beat trees on the plain change (docs/forecasts.md).
     linear_anchor: bool = False
+    # Normalise the conformal scores by the recent volatility at the origin (locally weighted
+    # conformal prediction), so the band widens in stormy periods the calibration slice lacked.
+    volatility_scaled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +98,8 @@ class QuantileForecaster:
     models: list[HistGradientBoostingRegressor]
     widen: FloatArray  # CQR correction per horizon (index h-1), transformed space
     shrink: FloatArray  # per horizon: weight of the trees' median change (1 - toward persistence)
+    toward_profile: FloatArray  # per horizon: share of the move to the seasonal profile added
+    volatility_ref: float  # median recent volatility over the training pairs (0: not scaled)
     linear: FloatArray  # per horizon (index h-1): intercept, then one weight per LINEAR
     tide: dict[str, TideModel]
     train_from: datetime
@@ -124,11 +138,12 @@ class QuantileForecaster:
         )  # fmt: skip
         anchor = rows.base + _linear(self.linear, rows.x, horizons, self.features)
         i = np.clip(horizons - 1, 0, len(self.widen) - 1)
-        q = _shrunk(np.column_stack([m.predict(rows.x) for m in self.models]), self.shrink[i])
+        q = np.column_stack([m.predict(rows.x) for m in self.models])
+        profile = _profile(rows.x, self.features)
+        q = _shrunk(q, self.shrink[i], self.toward_profile[i], profile)
         q += anchor[:, None]
-        w = self.widen[i]
-        lo, mid, hi = q[:, 0] - w, q[:, 1], q[:, 2] + w
-        lo, hi = np.minimum(lo, mid), np.maximum(hi, mid)
+        scale = _band_scale(z, origins, self.spec, self.volatility_ref)
+        lo, mid, hi = _scaled_band(q, scale, self.widen[i])
         return inverse(self.spec, lo), inverse(self.spec, mid), inverse(self.spec, hi)
 
     def forecast(self, series: DeviceSeries) -> Forecast:
@@ -161,7 +176,7 @@ def _fit(
     rng = np.random.default_rng(config.seed)
     exog_names = tuple(sorted(history[0].exog)) if history else ()
     tides = {s.device_id: fit_tide(s.grid.times, s.grid.values) for s in history if spec.tide}
-    train_x, train_y, cal = [], [], []
+    train_x, train_y, cal, train_vol = [], [], [], []
     for s in history:
         if set(s.exog) != set(exog_names):
             raise ForecastInputError(f"{s.device_id}: exogenous inputs differ between devices")
@@ -179,8 +194,10 @@ def _fit(
         fit_part = origins + horizons < cutoff
         train_x.append(rows.x[fit_part])
         train_y.append(target[fit_part])
-        cal.append((rows.x[origins >= cutoff], target[origins >= cutoff],
-                    horizons[origins >= cutoff]))  # fmt: skip
+        vol = _volatility(z, origins, spec.season)
+        train_vol.append(vol[fit_part])
+        held = origins >= cutoff
+        cal.append((rows.x[held], target[held], horizons[held], vol[held]))
     x = np.concatenate(train_x) if train_x else np.zeros((0, 0))
     if len(x) < 200:
         raise ForecastInputError(
@@ -204,9 +221,16 @@ def _fit(
     cal_h = np.concatenate([c[2] for c in cal])
     cal_y = np.concatenate([c[1] for c in cal]) - _linear(linear, cal_x, cal_h, names)
     cal_q = np.column_stack([m.predict(cal_x) for m in models]) if len(cal_x) else np.zeros((0, 3))
-    shrink = _fit_shrink(cal_q, cal_y, cal_h, spec.horizons)
-    cal_q = _shrunk(cal_q, shrink[np.clip(cal_h - 1, 0, spec.horizons - 1)])
-    widen = _conformal_widen(cal_q, cal_y, cal_h, spec.horizons, config.coverage)
+    cal_profile = _profile(cal_x, names) if len(cal_x) else np.zeros(0)
+    shrink, toward = _fit_shrink(cal_q, cal_y, cal_h, cal_profile, spec.horizons)
+    i = np.clip(cal_h - 1, 0, spec.horizons - 1)
+    cal_q = _shrunk(cal_q, shrink[i], toward[i], cal_profile)
+    all_vol = np.concatenate(train_vol)
+    all_vol = all_vol[np.isfinite(all_vol) & (all_vol > 0)]
+    vol_ref = float(np.median(all_vol)) if config.volatility_scaled and len(all_vol) else 0.0
+    cal_scale = _scale(np.concatenate([c[3] for c in cal]), vol_ref)
+    cal_q = np.column_stack(_scaled_band(cal_q, cal_scale, np.zeros(len(cal_q))))
+    widen = _conformal_widen(cal_q, cal_y, cal_h, cal_scale, spec.horizons, config.coverage)
     starts = [s.grid.time_of(0) for s in history if len(s.grid)]
     ends = [s.grid.time_of(len(s.grid)) for s in history if len(s.grid)]
     model = QuantileForecaster(
@@ -217,6 +241,8 @@ def _fit(
         models,
         widen,
         shrink,
+        toward,
+        vol_ref,
         linear,
         tides,
         min(starts),
@@ -288,45 +314,98 @@ def _near(horizons: IntArray, h: int) -> npt.NDArray[np.bool_]:
     return np.abs(horizons - h) <= max(1, h // 8)
 
 
-def _shrunk(q: FloatArray, weight: FloatArray) -> FloatArray:
-    """Quantiles of the change, sorted (no crossing) and moved by the shrunk median's shift."""
+def _profile(x: FloatArray, names: list[str]) -> FloatArray:
+    """The seasonal profile's change from the level (0 where unknown: no move)."""
+    return np.nan_to_num(x[:, names.index("seasonal_profile")], nan=0.0)
+
+
+def _shrunk(
+    q: FloatArray, weight: FloatArray, toward: FloatArray, profile: FloatArray
+) -> FloatArray:
+    """Quantiles of the change, sorted (no crossing) and moved by the blended median's shift."""
     q = np.sort(q, axis=1)
-    return q - ((1.0 - weight) * q[:, 1])[:, None]
+    return q + ((weight - 1.0) * q[:, 1] + toward * profile)[:, None]
 
 
-def _fit_shrink(q: FloatArray, y: FloatArray, horizons: IntArray, n_horizons: int) -> FloatArray:
-    """Per horizon, how much of the trees' median change to keep (0..1, steps of 0.1), chosen
-    on the held-out part by MAE. One step ahead the last value is hard to beat, and trees that
-    pool all horizons add a little noise there; shrinking toward it (stacking with persistence)
-    costs nothing where the trees are better, as the weight then stays 1."""
-    weights = np.linspace(0.0, 1.0, 11)
-    shrink = np.ones(n_horizons)
+def _fit_shrink(
+    q: FloatArray, y: FloatArray, horizons: IntArray, profile: FloatArray, n_horizons: int
+) -> tuple[FloatArray, FloatArray]:
+    """Per horizon, how much of the trees' median change to keep (0..1) and how far to move
+    toward the seasonal profile (0..0.5), chosen on the held-out part by MAE. One step ahead the
+    last value is hard to beat; a day ahead the recent days' profile carries what the pooled
+    trees smooth away. Where the trees alone are best the weights stay (1, 0)."""
+    shrink, toward = np.ones(n_horizons), np.zeros(n_horizons)
     if len(q) == 0:
-        return shrink
+        return shrink, toward
     mid = np.sort(q, axis=1)[:, 1]
     for h in range(1, n_horizons + 1):
         near = _near(horizons, h)
         if near.sum() < 50:
             continue
-        mae = [float(np.mean(np.abs(y[near] - w * mid[near]))) for w in weights]
-        shrink[h - 1] = weights[int(np.argmin(mae))]
-    return shrink
+        yy, mm, pp = y[near], mid[near], profile[near]
+        mae = np.array([[np.mean(np.abs(yy - w * mm - u * pp)) for u in PROFILE_WEIGHTS]
+                        for w in TREE_WEIGHTS])  # fmt: skip
+        a, b = np.unravel_index(int(np.argmin(mae)), mae.shape)
+        shrink[h - 1], toward[h - 1] = TREE_WEIGHTS[a], PROFILE_WEIGHTS[b]
+    return shrink, toward
+
+
+def _volatility(z: FloatArray, origins: IntArray, season: int) -> FloatArray:
+    """Mean |z[k] - z[k - season]| over the last VOLATILITY_WINDOW steps up to each origin:
+    how unsettled the series is beyond its usual cycle (for a tide gauge, the surge; for PM2.5,
+    day-to-day change). NaN where nothing is known."""
+    d = np.full(len(z), np.nan)
+    if len(z) > season:
+        d[season:] = np.abs(z[season:] - z[:-season])
+    ok = np.isfinite(d)
+    csum = np.concatenate([[0.0], np.cumsum(np.where(ok, d, 0.0))])
+    count = np.concatenate([[0.0], np.cumsum(ok.astype(np.float64))])
+    hi = np.clip(origins + 1, 0, len(z))
+    lo = np.clip(origins + 1 - VOLATILITY_WINDOW, 0, len(z))
+    n = count[hi] - count[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (csum[hi] - csum[lo]) / np.maximum(n, 1), np.nan)
+
+
+def _scale(vol: FloatArray, ref: float) -> FloatArray:
+    """Band scale per pair: recent volatility over the training median, clipped; 1 when
+    scaling is off or the volatility is unknown."""
+    if ref <= 0:
+        return np.ones(len(vol))
+    return np.clip(np.nan_to_num(vol / ref, nan=1.0), *VOLATILITY_CLIP)
+
+
+def _scaled_band(
+    q: FloatArray, scale: FloatArray, widen: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """p10, p50, p90 of the change with the band around the median stretched by ``scale`` and
+    the conformal correction (in scaled units) applied, never crossing the median."""
+    mid = q[:, 1]
+    lo = mid + scale * (q[:, 0] - mid - widen)
+    hi = mid + scale * (q[:, 2] - mid + widen)
+    return np.minimum(lo, mid), mid, np.maximum(hi, mid)
+
+
+def _band_scale(z: FloatArray, origins: IntArray, spec: TargetSpec, ref: float) -> FloatArray:
+    return _scale(_volatility(z, origins, spec.season), ref)
 
 
 def _conformal_widen(
     q: FloatArray,
     y: FloatArray,
     horizons: IntArray,
+    scale: FloatArray,
     n_horizons: int,
     coverage: float,
 ) -> FloatArray:
     """CQR: per horizon, the finite-sample (coverage) quantile of max(lo - y, y - hi) over the
-    held-out pairs (``q``: their p10, p50, p90 of the change); a negative value narrows a band
-    that was too wide."""
+    held-out pairs (``q``: their p10, p50, p90 of the change), each divided by its pair's
+    volatility ``scale`` (the correction is multiplied back by the scale when predicting); a
+    negative value narrows a band that was too wide."""
     widen = np.zeros(n_horizons)
     if len(q) == 0:
         return widen
-    score = np.maximum(q[:, 0] - y, y - q[:, 2])
+    score = np.maximum(q[:, 0] - y, y - q[:, 2]) / scale
     for h in range(1, n_horizons + 1):
         s = score[_near(horizons, h)]
         if len(s) == 0:
