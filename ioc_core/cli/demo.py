@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -55,6 +56,20 @@ def _api_key(ioc: list[str], name: str, role: str) -> str:
     return str(json.loads(out.stdout)["key"])
 
 
+def _demo_user(ioc: list[str], role: str) -> tuple[str, str]:
+    """A fresh user to sign in to the wall with; a new name each run, since a restarted demo
+    keeps the accounts of the last one and passwords are never shown twice."""
+    username = f"demo-{role.replace('_', '-')}-{secrets.token_hex(2)}"
+    password = secrets.token_urlsafe(12)
+    out = subprocess.run(
+        [*ioc, "accounts", "add-user", username, "--role", role, "--password-stdin"],
+        input=password + "\n", capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise IocError(f"could not create the demo's {role} user: {out.stderr.strip()}")
+    return username, password
+
+
 def _online_count(settings: Settings, key: str) -> int:
     try:
         response = httpx.get(f"{settings.api_url}/devices", headers={"X-API-Key": key}, timeout=5)
@@ -86,6 +101,7 @@ def demo(
     logs = settings.log_dir
     wall_key = _api_key(ioc, "demo-wall", "viewer")
     operator_key = _api_key(ioc, "demo-operator", "operator")
+    users = [_demo_user(ioc, role) for role in ("operator", "environment_staff")]
     sup = Supervisor(env={**os.environ, "IOC_WALL_API_KEY": wall_key})
     old_int = signal.signal(signal.SIGINT, _raise_stop)
     old_term = signal.signal(signal.SIGTERM, _raise_stop)
@@ -114,7 +130,8 @@ def demo(
             f"  devices:   {settings.api_url}/devices\n"
             f"  API key:   {operator_key}  (operator, for trying the API:"
             " curl -H 'X-API-Key: <key>' ...)\n"
-            f"  MQTT:      {settings.mqtt_url}\n"
+            + "".join(f"  sign in:   {u} / {p}\n" for u, p in users)
+            + f"  MQTT:      {settings.mqtt_url}\n"
             f"  database:  {settings.postgres_dsn}\n"
             f"  logs:      {logs}/\n"
             "Press Ctrl-C to stop everything.\n"
