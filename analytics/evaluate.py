@@ -24,7 +24,8 @@ from typing import Any
 
 import psycopg
 
-from analytics.evaluate_score import RaisedAlert, score
+from analytics.evaluate_score import RaisedAlert, RuleScope, averaging_windows, score
+from analytics.thresholds import list_rules
 from devices.profiles import load_profiles
 from ioc_core.settings import Settings
 from ioc_core.stack.temporary import settings_env, temporary_stack
@@ -66,13 +67,20 @@ def _settle(conn: psycopg.Connection) -> None:
             return
 
 
-def _raised(conn: psycopg.Connection) -> tuple[list[RaisedAlert], dict[str, float]]:
+def _raised(
+    conn: psycopg.Connection,
+) -> tuple[list[RaisedAlert], dict[str, float], dict[str, float]]:
+    """The alerts raised, each device's shortest reporting interval and its longest rule
+    averaging window (both in seconds, for the matching grace)."""
     rows = conn.execute(
         "SELECT id, kind, device_id, coalesce(event_time, opened_at) FROM alerts ORDER BY id"
     ).fetchall()
     shortest = {k: min(m.interval_s for m in p.metrics) for k, p in load_profiles().items()}
-    intervals = {d: float(shortest[k]) for d, k in conn.execute("SELECT id, kind FROM devices")}
-    return [RaisedAlert(*r) for r in rows], intervals
+    devices = conn.execute("SELECT id, kind, tenant_id, commune_code FROM devices").fetchall()
+    intervals = {d[0]: float(shortest[d[1]]) for d in devices}
+    rules = [RuleScope(r.kind, str(r.scope_type), r.scope_value, str(r.window))
+             for r in list_rules(conn, enabled=True)]  # fmt: skip
+    return [RaisedAlert(*r) for r in rows], intervals, averaging_windows(rules, devices)
 
 
 def run_evaluation(scenario_name: str, *, speed: float, seed: int) -> dict[str, Any]:
@@ -96,14 +104,14 @@ def run_evaluation(scenario_name: str, *, speed: float, seed: int) -> dict[str, 
             ran_s = time.monotonic() - started
             with psycopg.connect(s.postgres_dsn, autocommit=True) as conn:
                 _settle(conn)
-                alerts, intervals = _raised(conn)
+                alerts, intervals, windows = _raised(conn)
         finally:
             for p in procs:
                 p.send_signal(signal.SIGTERM)
             for p in procs:
                 p.wait(60)
     truth = json.loads(truth_path.read_text())
-    result = score(truth["incidents"], alerts, intervals)
+    result = score(truth["incidents"], alerts, intervals, windows)
     return {
         **result, "scenario": truth.get("scenario", scenario_name), "seed": seed,
         "speed": speed, "devices": truth.get("devices"), "wall_s": round(ran_s, 1),

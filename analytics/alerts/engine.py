@@ -10,7 +10,7 @@ detector, so a replay at 60x raises the alerts it would have raised live, at the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatch
@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from analytics.alerts.connectivity import ConnectivityDetector
 from analytics.alerts.directory import DeviceDirectory
-from analytics.alerts.model import AlertChange, Detector, Finding, Reading
+from analytics.alerts.model import AlertChange, Detector, Finding, Reading, interest
 from analytics.alerts.store import apply_findings
 from analytics.alerts.thresholds import ThresholdDetector
 from analytics.alerts.warm import restore_live_alerts, warm_hourly_means
@@ -41,6 +41,7 @@ DETECTORS_GROUP = "ioc.detectors"
 SOURCE = "engine"
 
 DetectorFactory = Callable[[Settings, Connection], Detector]
+Observer = tuple[str, Callable[[Reading], Iterable[Finding]]]
 # Absences explained by a lost connection: while a device's last will stands (a live
 # connectivity alert), these findings would be a second alert for the same cause.
 EXPLAINED_BY_DISCONNECTION = frozenset({"quality_dropout"})
@@ -83,6 +84,11 @@ class EngineStats:
     detector_errors: dict[str, int] = field(default_factory=dict)
 
 
+def _wants(detector: Detector, kind: str, metric: str) -> bool:
+    kinds, metrics = interest(detector)
+    return (kinds is None or kind in kinds) and (metrics is None or metric in metrics)
+
+
 class AlertEngine:
     def __init__(
         self, settings: Settings, conn: Connection, *,
@@ -109,7 +115,9 @@ class AlertEngine:
             **{n: d for n, d in built_in.items() if selected(settings, n)}, **extra,
         }  # fmt: skip
         self.watermark: datetime | None = None
-        self._observers = [(name, d.observe) for name, d in self.detectors.items()]
+        # (kind, metric) -> the detectors whose declared interest covers it, built on first
+        # sight of the pair: one dict look-up per reading instead of a call per detector.
+        self._routes: dict[tuple[str, str], tuple[Observer, ...]] = {}
         restored = restore_live_alerts(conn, self.thresholds, self.connectivity)
         warmed = warm_hourly_means(conn, self.thresholds, now or datetime.now(UTC))
         log.info("engine ready: %d rules, detectors %s, %d live alerts restored, %d hourly "
@@ -125,6 +133,20 @@ class AlertEngine:
 
     def reload_rules(self) -> None:
         self.thresholds.set_rules(list_rules(self.conn, enabled=True))
+        self.reindex()  # the thresholds' interest follows the rules
+
+    def reindex(self) -> None:
+        """Forget the routing: call when a detector's declared interest may have changed."""
+        self._routes = {}
+
+    def observers(self, kind: str, metric: str) -> tuple[Observer, ...]:
+        """The detectors a reading of (kind, metric) reaches, in the engine's order."""
+        routes = self._routes.get((kind, metric))
+        if routes is None:
+            routes = self._routes[(kind, metric)] = tuple(
+                (name, d.observe) for name, d in self.detectors.items() if _wants(d, kind, metric)
+            )
+        return routes
 
     # --- messages -----------------------------------------------------------------------
     def handle(self, topic: str, payload: bytes, received_at: datetime) -> list[Finding]:
@@ -140,6 +162,7 @@ class AlertEngine:
             return []
         findings: list[Finding] = []
         devices, metrics = self.directory.by_key, self.directory.metrics
+        routes = self._routes
         watermark = self.watermark
         for time, device_key, metric_id, value in decoded.rows:
             info = devices.get(device_key) or self.directory.device(device_key)
@@ -152,7 +175,10 @@ class AlertEngine:
             self.stats.readings += 1
             if watermark is None or time > watermark:
                 watermark = self.watermark = time
-            for name, observe in self._observers:
+            observers = routes.get((info.kind, metric))
+            if observers is None:
+                observers = self.observers(info.kind, metric)
+            for name, observe in observers:
                 try:
                     found = observe(reading)
                 except Exception:

@@ -19,6 +19,7 @@ __all__ = [
     "Detector",
     "Finding",
     "Reading",
+    "interest",
     "severity_rank",
 ]
 
@@ -80,11 +81,29 @@ class Finding:
 @runtime_checkable
 class Detector(Protocol):
     """Anything that turns readings into findings. ``tick`` is called as event time advances
-    (the engine's watermark), for conditions that are an absence: a dropout, a flat line."""
+    (the engine's watermark), for conditions that are an absence: a dropout, a flat line.
+
+    Optional attributes (an extension of C4; a detector without them sees everything):
+    ``kinds: frozenset[str] | None`` and ``metrics: frozenset[str] | None`` declare what
+    ``observe`` cares about; the engine then passes it only readings whose device kind is in
+    ``kinds`` and whose metric is in ``metrics`` (None: any). Routing every reading to every
+    detector cost most of the engine's time; a declaration is a promise that the others would
+    yield no finding and need not be seen. The engine reads them when it first meets a (kind,
+    metric) and again after :meth:`AlertEngine.reindex`; they are not protocol members, so
+    ``isinstance(x, Detector)`` does not require them. ``tick`` still reaches every detector.
+    """
 
     def observe(self, reading: Reading) -> Iterable[Finding]: ...
 
     def tick(self, watermark: datetime) -> Iterable[Finding]: ...
+
+
+def interest(detector: object) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+    """A detector's declared (kinds, metrics); None where it declares nothing."""
+    kinds = getattr(detector, "kinds", None)
+    metrics = getattr(detector, "metrics", None)
+    return (None if kinds is None else frozenset(kinds),
+            None if metrics is None else frozenset(metrics))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,9 @@ class ThresholdDetector:
                 else:
                     plan.windowed.append(rule)
         self._plans = dict(plans)
+        # The declared interest (Detector protocol): the engine re-reads it after a reload.
+        self.kinds = frozenset(kind for kind, _ in self._plans)
+        self.metrics = frozenset(metric for _, metric in self._plans)
 
     def rules(self) -> Iterator[RuleOut]:
         for plan in self._plans.values():

@@ -28,7 +28,7 @@ from psycopg.rows import tuple_row
 from analytics.alerts import Finding, Reading
 from analytics.quality.anomaly_profile import Profile
 from analytics.quality.anomaly_series import ANOMALY_SERIES, Scale
-from analytics.quality.catalogue import Catalogue
+from analytics.quality.catalogue import Catalogue, series_interest
 from analytics.quality.directory import Locations
 from analytics.quality.neighbours import nearest
 from analytics.quality.wording import duration, num
@@ -80,6 +80,8 @@ class ProfileAnomalyDetector:
         catalogue: Catalogue | None = None,
     ) -> None:
         self.p = params or ProfileParams()
+        # What observe() judges, declared so the engine routes nothing else here.
+        self.kinds, self.metrics = series_interest(self.p.series)
         self.locations = locations or Locations()
         self.catalogue = catalogue or Catalogue()
         self._series: dict[tuple[str, str], _Series] = {}

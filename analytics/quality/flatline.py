@@ -32,7 +32,7 @@ from statistics import median
 from psycopg import Connection
 
 from analytics.alerts import Finding, Reading
-from analytics.quality.catalogue import FLATLINE_SERIES, Catalogue
+from analytics.quality.catalogue import FLATLINE_SERIES, Catalogue, series_interest
 from analytics.quality.wording import duration, with_unit
 from ioc_core.settings import Settings
 
@@ -73,6 +73,8 @@ class FlatlineDetector:
         self, params: FlatlineParams | None = None, catalogue: Catalogue | None = None
     ) -> None:
         self.p = params or FlatlineParams()
+        # What observe() judges, declared so the engine routes nothing else here.
+        self.kinds, self.metrics = series_interest(self.p.series)
         self.catalogue = catalogue or Catalogue()
         self._runs: dict[tuple[str, str], _Run] = {}
         self._recent: dict[tuple[str, str], deque[float]] = {}

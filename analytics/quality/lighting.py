@@ -41,7 +41,10 @@ class LightingParams:
 class SnapshotDetector:
     """Shared plumbing: group readings into instants, judge each, debounce per device."""
 
+    # The device kinds judged; also the engine's routing (Detector protocol): readings of
+    # other kinds never reach observe(). Every metric of these kinds is wanted.
     kinds: frozenset[str] = frozenset()
+    metrics: frozenset[str] | None = None
 
     def __init__(
         self, params: LightingParams | None = None, locations: Locations | None = None

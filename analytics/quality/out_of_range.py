@@ -52,6 +52,9 @@ CLEAR_AFTER = 3
 class OutOfRangeDetector:
     def __init__(self, catalogue: Catalogue | None = None) -> None:
         self.catalogue = catalogue or Catalogue()
+        # Every profile's every metric has a plausible range: no narrower routing to declare.
+        self.kinds: frozenset[str] | None = None
+        self.metrics: frozenset[str] | None = None
         self._state: dict[tuple[str, str], _State] = {}
         # The last in-range reading times of series never out of range: a tuple, not a
         # state object, since this is every reading of a healthy fleet.

@@ -50,6 +50,9 @@ class _Station:
 class PmRatioDetector:
     def __init__(self, params: PmRatioParams | None = None) -> None:
         self.p = params or PmRatioParams()
+        # Only a station's PM readings matter (declared to the engine's routing).
+        self.kinds = frozenset({STATION_KIND})
+        self.metrics = frozenset({"pm25", "pm10"})
         self._stations: dict[str, _Station] = {}
 
     def observe(self, reading: Reading) -> Iterable[Finding]:

@@ -23,7 +23,7 @@ from statistics import median
 from psycopg import Connection
 
 from analytics.alerts import Finding, Reading
-from analytics.quality.catalogue import SPIKE_SERIES, Catalogue
+from analytics.quality.catalogue import SPIKE_SERIES, Catalogue, series_interest
 from analytics.quality.wording import num, with_unit
 from ioc_core.settings import Settings
 
@@ -64,6 +64,8 @@ class SpikeDetector:
         self, params: SpikeParams | None = None, catalogue: Catalogue | None = None
     ) -> None:
         self.p = params or SpikeParams()
+        # What observe() judges, declared so the engine routes nothing else here.
+        self.kinds, self.metrics = series_interest(self.p.series)
         self.catalogue = catalogue or Catalogue()
         self._series: dict[tuple[str, str], _Series] = {}
 

@@ -47,6 +47,9 @@ class _Camera:
 class CongestionDetector:
     def __init__(self, params: CongestionParams | None = None) -> None:
         self.p = params or CongestionParams()
+        # Every metric of a camera: an instant is judged on all of them together.
+        self.kinds: frozenset[str] = frozenset({CAMERA})
+        self.metrics: frozenset[str] | None = None
         self._buffer = SnapshotBuffer(frozenset({CAMERA}))
         self._cams: dict[str, _Camera] = {}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from analytics.evaluate_score import RaisedAlert, score
+from analytics.evaluate_score import RaisedAlert, RuleScope, averaging_windows, score
 
 T = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 
@@ -57,3 +57,39 @@ def test_late_alert_beyond_grace_is_a_miss_and_a_false_positive():
     assert (got["recall"], got["precision"]) == (0.0, 0.0)
     assert got["missed_incidents"] == ["inc-1"]
     assert score(INCIDENTS[:1], [], {})["recall"] == 0.0
+
+
+def test_averaging_windows_take_the_longest_rule_that_applies():
+    rules = [
+        RuleScope("air_quality_station", "kind", "air_quality_station", "1h_mean"),
+        RuleScope("air_quality_station", "commune", "31117", "24h_mean"),
+        RuleScope("air_quality_station", "device", "aq-9", "8h_running_mean"),
+        RuleScope("air_quality_station", "all", None, "instant"),
+        RuleScope("weather_station", "all", None, "24h_mean"),  # another kind
+    ]
+    devices = [("aq-1", "air_quality_station", "t", "31117"),
+               ("aq-2", "air_quality_station", "t", "11311"),
+               ("aq-9", "air_quality_station", "t", None),
+               ("wl-1", "water_level_gauge", "t", "31117")]  # fmt: skip
+    assert averaging_windows(rules, devices) == {"aq-1": 86400.0, "aq-2": 3600.0,
+                                                 "aq-9": 8 * 3600.0}  # fmt: skip
+
+
+def test_window_grace_extends_only_pollution_and_typhoon():
+    incidents = [
+        {"id": "p", "type": "pollution_episode", "device_ids": ["aq-1"], "metric": "pm25",
+         "start": iso(0), "end": iso(60), "expect_kinds": ["threshold"]},
+        {"id": "f", "type": "flatline", "device_ids": ["aq-2"], "metric": "pm25",
+         "start": iso(0), "end": iso(60), "expect_kinds": ["quality_flatline"]},
+    ]  # fmt: skip
+    late = [alert(1, "threshold", "aq-1", 60 + 50),  # 50 min after the end: inside 1 h
+            alert(2, "quality_flatline", "aq-2", 60 + 50)]  # fmt: skip
+    windows = {"aq-1": 3600.0, "aq-2": 3600.0}
+    got = score(incidents, late, {}, windows)
+    assert got["missed_incidents"] == ["f"]
+    assert got["by_type"]["pollution_episode"]["detected"] == 1
+    # Without the windows, the plain grace: the episode's late alert is a miss too.
+    assert score(incidents, late, {})["missed_incidents"] == ["p", "f"]
+    # Beyond the window plus the plain grace: still a miss.
+    too_late = [alert(1, "threshold", "aq-1", 60 + 60 + 6)]
+    assert score(incidents[:1], too_late, {}, windows)["missed_incidents"] == ["p"]
