@@ -46,6 +46,18 @@ _MIN_SAMPLES = 5
 _MIN_HITS_CUT = 12
 # Speed is measured over this much of the track's recent path.
 _SPEED_WINDOW_S = 0.6
+# A counted track must have been seen this far (ground metres) before the line and must get
+# this far past it: a box edge that flickers across the line when blobs merge and part, or
+# when the image shakes, never gets that far from it on both sides.
+_BEFORE_M = 1.0
+_AFTER_M = 1.0
+# The contact point may move this fast (m/s, plus _JUMP_SLACK_M) across the line between two
+# matched frames; faster is a track that jumped to another vehicle (one ahead left the view or
+# was occluded), whose "crossing" runs against the traffic.
+_MAX_STEP_MPS = 25.0
+_JUMP_SLACK_M = 0.3
+# A slow vehicle gets this long (s) to get _AFTER_M past the line before it is judged.
+_MAX_WAIT_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +173,7 @@ class Counter:
                 pos = line.along(point)
                 if not -_SEGMENT_SLACK <= pos <= 1 + _SEGMENT_SLACK:
                     continue
-                if not self._came_across(tr, line, side):
+                if not self._came_across(tr, line, side) or not self._steady(tr, line, side):
                     continue
                 tr.counted.add(line.name)
                 direction = "in" if side > 0 else "out"
@@ -192,6 +204,20 @@ class Counter:
         travelled = float((np.array([cx - x0, cy - y0])) @ line.normal_in) * side
         return travelled >= _MIN_TRAVEL_PX
 
+    def _steady(self, tr: Track, line: Line, side: int) -> bool:
+        """The side change was a step of a moving vehicle, not a jump or a drift backwards.
+
+        Its last step across the line is no longer than a fast vehicle covers in that time,
+        and the track's smoothed velocity points the way it crossed.
+        """
+        if len(tr.path) < 2:
+            return False
+        (t0, x0, y0), (t1, x1, y1) = tr.path[-2], tr.path[-1]
+        s0, s1 = self._ground_side_m(line, np.array([[x0, y0], [x1, y1]]))
+        if abs(float(s1 - s0)) > _MAX_STEP_MPS * max(t1 - t0, 0.0) + _JUMP_SLACK_M:
+            return False
+        return float(np.asarray(tr.velocity) @ line.normal_in) * side > 0
+
     def _ground_travel(self, tr: Track) -> float:
         """Metres between where the track was first and last seen (noise wanders in place)."""
         _, x0, y0 = tr.path[0]
@@ -199,13 +225,39 @@ class Counter:
         g = self.homography.to_ground(np.array([[x0, y0], [x1, y1]]))
         return float(np.hypot(*(g[1] - g[0])))
 
+    def _ground_side_m(self, line: Line, points: np.ndarray) -> np.ndarray:
+        """Signed ground distance (m) of analysis-pixel points from the line, + on the in side.
+
+        In metres rather than pixels because perspective shrinks distances with depth.
+        """
+        ends = self.homography.to_ground(np.vstack([line.a, line.b, line.a + line.normal_in]))
+        d = ends[1] - ends[0]
+        normal = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-9)
+        if float((ends[2] - ends[0]) @ normal) < 0:
+            normal = -normal
+        g = self.homography.to_ground(points)
+        return np.asarray((g - ends[0]) @ normal, dtype=np.float64)
+
+    def _spans_line(self, p: _Pending) -> tuple[float, float]:
+        """(metres seen before the line, metres reached past it) along the track's path."""
+        line = next(ln for ln in self.lines if ln.name == p.line)
+        pts = np.array([(x, y) for _, x, y in p.track.path], dtype=np.float64)
+        sign = 1.0 if p.direction == "in" else -1.0
+        s = self._ground_side_m(line, pts) * sign
+        return float(-s.min()), float(s.max())
+
     def settle(self, t: float, ended: list[Track], *, final: bool = False) -> list[Crossing]:
         """Crossings whose class can now be decided (settle time passed or track ended)."""
         ended_ids = {tr.id for tr in ended}
         done: list[Crossing] = []
         keep: list[_Pending] = []
         for p in self.pending:
-            if final or p.track.id in ended_ids or t - p.time >= SETTLE_S:
+            waiting = (
+                p.track.id not in ended_ids
+                and t - p.time < _MAX_WAIT_S
+                and self._spans_line(p)[1] < _AFTER_M
+            )
+            if final or p.track.id in ended_ids or (t - p.time >= SETTLE_S and not waiting):
                 crossing = self._resolve(p)
                 if crossing is not None:
                     done.append(crossing)
@@ -227,8 +279,11 @@ class Counter:
         if speed is None:
             speed = track_speed_kmh(p.track, self.homography)
         came_back = p.track.sides.get(p.line) != (1 if p.direction == "in" else -1)
+        before_m, after_m = self._spans_line(p)
         if (
-            came_back  # the box edge jumped across and back (blobs merging and parting)
+            came_back
+            or before_m < _BEFORE_M
+            or after_m < _AFTER_M  # the box edge jumped across and back (blobs merging and parting)
             or (len(sizes) < _MIN_SAMPLES and p.track.hits < _MIN_HITS_CUT)
             or self._ground_travel(p.track) < _MIN_TRAVEL_M
             or width < self.cfg.min_width_m
