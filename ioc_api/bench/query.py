@@ -13,16 +13,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from psycopg import Connection
 
-from analytics.aqi_store_read import current_aqi
+from analytics.aqi_store_read import current_aqi_json
+from ioc_api.routes.telemetry import latest_values_json
 from ioc_api.services.latest import sweep_latest
-from ioc_api.services.telemetry import (
-    SeriesRef,
-    commune_buckets,
-    device_buckets,
-    latest_values,
-)
+from ioc_api.services.telemetry import SeriesRef, commune_buckets, device_buckets
 from ioc_core.db import fetch_all
 
 WARMUP = 5
@@ -30,19 +27,25 @@ WARMUP = 5
 SWEEP_DEVICES = 333
 
 
-def _time(fn: Callable[[], Any], iterations: int) -> dict[str, float | int]:
+def _time(
+    fn: Callable[[], Any], iterations: int, count: Callable[[Any], int] = len
+) -> dict[str, float | int]:
     for _ in range(WARMUP):
         fn()
     laps = []
-    rows = 0
+    result: Any = None
     for _ in range(iterations):
         start = time.perf_counter()
         result = fn()
         laps.append((time.perf_counter() - start) * 1000)
-        rows = len(result)
+    rows = count(result)  # outside the timing: a JSON body is parsed only to count it
     cuts = statistics.quantiles(laps, n=100, method="inclusive")
     return {"p50_ms": round(statistics.median(laps), 2), "p95_ms": round(cuts[94], 2),
             "max_ms": round(max(laps), 2), "result_rows": rows}  # fmt: skip
+
+
+def _json_rows(body: bytes) -> int:
+    return len(orjson.loads(body))
 
 
 def _time_inner(fn: Callable[[], float], iterations: int) -> dict[str, float | int]:
@@ -69,7 +72,7 @@ def measure(conn: Connection, *, iterations: int, seed: int = 7) -> dict[str, An
     newest = fetch_all(conn, "SELECT max(time) FROM telemetry_latest")[0][0]
 
     def latest() -> Any:
-        return latest_values(conn)
+        return latest_values_json(conn)  # the response body, as GET /telemetry/latest sends
 
     def device_day() -> Any:
         ref = rng.choice(series)
@@ -83,7 +86,7 @@ def measure(conn: Connection, *, iterations: int, seed: int = 7) -> dict[str, An
                                tenant=None)  # fmt: skip
 
     def aqi_map() -> Any:
-        return current_aqi(conn)
+        return current_aqi_json(conn)  # the response body, as GET /aqi/current sends
 
     keys = [r[0] for r in fetch_all(conn, "SELECT key FROM devices ORDER BY key")]
     conn.execute(
@@ -106,8 +109,8 @@ def measure(conn: Connection, *, iterations: int, seed: int = 7) -> dict[str, An
 
     return {
         "latest_sweep": _time_inner(sweep, max(20, iterations // 4)),
-        "latest_per_device": _time(latest, iterations),
+        "latest_per_device": _time(latest, iterations, _json_rows),
         "device_24h_1m": _time(device_day, iterations),
         "commune_7d_1h": _time(commune_week, iterations),
-        "aqi_map": _time(aqi_map, iterations),
+        "aqi_map": _time(aqi_map, iterations, _json_rows),
     }

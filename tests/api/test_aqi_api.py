@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import orjson
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
 
 from analytics.aqi import band_for, hourly_aqi
 from analytics.aqi_store import compute_aqi
+from analytics.aqi_store_read import StationAqi, current_aqi, current_aqi_json
 from ioc_api import create_app
 from ioc_api.routes import aqi
 from tests.analytics.test_aqi_store import (
@@ -111,3 +114,16 @@ def test_tenant_bound_reader_sees_own_stations_only(
     assert client.get("/aqi/city", headers=headers).json()["device_id"] == "aq-dirty"
     history = client.get("/aqi/history", params={"device_id": "aq-port"}, headers=headers)
     assert history.status_code == 404
+
+
+def test_current_json_is_the_models_serialised(
+    client: TestClient, conn: psycopg.Connection
+) -> None:
+    """The map's SQL-built JSON is the document the pydantic models would write (times as the
+    same strings), for everyone and for one tenant."""
+    for tenant in (None, "sonnmt", "port"):
+        stations = current_aqi(conn, tenant=tenant)
+        expected = orjson.loads(TypeAdapter(list[StationAqi]).dump_json(stations))
+        assert orjson.loads(current_aqi_json(conn, tenant=tenant)) == expected, tenant
+    assert client.get("/aqi/current").content == current_aqi_json(conn)
+    assert current_aqi_json(conn, tenant="nobody") == b"[]"
