@@ -46,18 +46,11 @@ _MIN_SAMPLES = 5
 _MIN_HITS_CUT = 12
 # Speed is measured over this much of the track's recent path.
 _SPEED_WINDOW_S = 0.6
-# A counted track must have been seen this far (ground metres) before the line and must get
-# this far past it: a box edge that flickers across the line when blobs merge and part, or
-# when the image shakes, never gets that far from it on both sides.
-_BEFORE_M = 1.0
-_AFTER_M = 1.0
 # The contact point may move this fast (m/s, plus _JUMP_SLACK_M) across the line between two
 # matched frames; faster is a track that jumped to another vehicle (one ahead left the view or
 # was occluded), whose "crossing" runs against the traffic.
 _MAX_STEP_MPS = 25.0
 _JUMP_SLACK_M = 0.3
-# A slow vehicle gets this long (s) to get _AFTER_M past the line before it is judged.
-_MAX_WAIT_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,26 +231,13 @@ class Counter:
         g = self.homography.to_ground(points)
         return np.asarray((g - ends[0]) @ normal, dtype=np.float64)
 
-    def _spans_line(self, p: _Pending) -> tuple[float, float]:
-        """(metres seen before the line, metres reached past it) along the track's path."""
-        line = next(ln for ln in self.lines if ln.name == p.line)
-        pts = np.array([(x, y) for _, x, y in p.track.path], dtype=np.float64)
-        sign = 1.0 if p.direction == "in" else -1.0
-        s = self._ground_side_m(line, pts) * sign
-        return float(-s.min()), float(s.max())
-
     def settle(self, t: float, ended: list[Track], *, final: bool = False) -> list[Crossing]:
         """Crossings whose class can now be decided (settle time passed or track ended)."""
         ended_ids = {tr.id for tr in ended}
         done: list[Crossing] = []
         keep: list[_Pending] = []
         for p in self.pending:
-            waiting = (
-                p.track.id not in ended_ids
-                and t - p.time < _MAX_WAIT_S
-                and self._spans_line(p)[1] < _AFTER_M
-            )
-            if final or p.track.id in ended_ids or (t - p.time >= SETTLE_S and not waiting):
+            if final or p.track.id in ended_ids or t - p.time >= SETTLE_S:
                 crossing = self._resolve(p)
                 if crossing is not None:
                     done.append(crossing)
@@ -279,11 +259,8 @@ class Counter:
         if speed is None:
             speed = track_speed_kmh(p.track, self.homography)
         came_back = p.track.sides.get(p.line) != (1 if p.direction == "in" else -1)
-        before_m, after_m = self._spans_line(p)
         if (
-            came_back
-            or before_m < _BEFORE_M
-            or after_m < _AFTER_M  # the box edge jumped across and back (blobs merging and parting)
+            came_back  # the box edge jumped across and back (blobs merging and parting)
             or (len(sizes) < _MIN_SAMPLES and p.track.hits < _MIN_HITS_CUT)
             or self._ground_travel(p.track) < _MIN_TRAVEL_M
             or width < self.cfg.min_width_m
