@@ -17,9 +17,8 @@ import orjson
 from psycopg import Connection
 
 from analytics.aqi_store_read import current_aqi_json
-from ioc_api.routes.telemetry import latest_values_json
 from ioc_api.services.latest import sweep_latest
-from ioc_api.services.telemetry import SeriesRef, commune_buckets, device_buckets
+from ioc_api.services.telemetry import SeriesRef, commune_buckets, device_buckets, latest_values
 from ioc_core.db import fetch_all
 
 WARMUP = 5
@@ -72,7 +71,7 @@ def measure(conn: Connection, *, iterations: int, seed: int = 7) -> dict[str, An
     newest = fetch_all(conn, "SELECT max(time) FROM telemetry_latest")[0][0]
 
     def latest() -> Any:
-        return latest_values_json(conn)  # the response body, as GET /telemetry/latest sends
+        return orjson.dumps(latest_values(conn))  # the body GET /telemetry/latest sends
 
     def device_day() -> Any:
         ref = rng.choice(series)

@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final
 
+import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
-from psycopg import Connection
-from psycopg.rows import tuple_row
 from pydantic import BaseModel
 
 from analytics.series import primary_metric
@@ -26,6 +25,7 @@ from ioc_api.services.telemetry import (
     SeriesNotFoundError,
     commune_buckets,
     device_buckets,
+    latest_values,
     raw_page,
     series_ref,
 )
@@ -111,46 +111,6 @@ def telemetry_buckets(
                           since=since, until=until)  # fmt: skip
 
 
-# :func:`ioc_api.services.telemetry.latest_values` as JSON written by PostgreSQL: same rows,
-# same filters and tenant scoping, same order. The wall's map reads thousands of series a
-# tick; decoding 8 columns per row in psycopg and encoding them again cost more CPU than the
-# query itself on a loaded machine. ``time`` is written as orjson writes an aware UTC datetime
-# (microseconds only when present, ``+00:00``). Kept beside the route because the service
-# module belongs to another engineer; the query must stay in step with ``latest_values``.
-_LATEST_JSON_SQL: Final = """
-    SELECT coalesce(json_agg(json_build_object(
-               'device_id', d.id, 'kind', d.kind, 'tenant_id', d.tenant_id,
-               'commune_code', d.commune_code, 'metric', m.name, 'unit', m.unit,
-               'time', to_char(l.time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-                       || CASE WHEN extract(microseconds FROM l.time)::int %% 1000000 = 0
-                               THEN '' ELSE to_char(l.time AT TIME ZONE 'UTC', '.US') END
-                       || '+00:00',
-               'value', l.value)
-             ORDER BY l.device_key, l.metric_id), '[]')::text
-    FROM telemetry_latest l
-    JOIN devices d ON d.key = l.device_key
-    JOIN metrics m ON m.id = l.metric_id
-    WHERE d.retired_at IS NULL
-      AND (%(tenant)s::text IS NULL OR d.tenant_id = %(tenant)s)
-      AND (%(kind)s::text IS NULL OR d.kind = %(kind)s)
-      AND (%(commune)s::text IS NULL OR d.commune_code = %(commune)s)
-      AND (%(device)s::text IS NULL OR d.id = %(device)s)
-      AND (%(metric)s::text IS NULL OR m.name = %(metric)s)"""
-
-
-def latest_values_json(
-    conn: Connection, *, tenant: str | None = None, kind: str | None = None,
-    commune: str | None = None, device_id: str | None = None, metric: str | None = None,
-) -> bytes:  # fmt: skip
-    """The body of ``GET /telemetry/latest``: one SQL, no Python per series."""
-    row = conn.cursor(row_factory=tuple_row).execute(
-        _LATEST_JSON_SQL,
-        {"tenant": tenant, "kind": kind, "commune": commune, "device": device_id,
-         "metric": metric},
-    ).fetchone()  # fmt: skip
-    return row[0].encode() if row else b"[]"
-
-
 class LatestValueOut(BaseModel):
     """The JSON shape of :class:`ioc_api.services.telemetry.LatestValue`."""
 
@@ -176,11 +136,11 @@ def telemetry_latest(
 ) -> Response:
     """The newest reading of every series of active devices (one row per device and metric),
     about a second behind ingest."""
-    # Thousands of rows on the wall's hot path: the JSON comes ready from PostgreSQL, no model
-    # built or validated per row (``response_model`` documents the shape).
-    body = latest_values_json(conn, tenant=tenant_filter(principal, tenant), kind=kind,
-                              commune=commune, device_id=device_id, metric=metric)  # fmt: skip
-    return Response(body, media_type="application/json")
+    found = latest_values(conn, tenant=tenant_filter(principal, tenant), kind=kind,
+                          commune=commune, device_id=device_id, metric=metric)  # fmt: skip
+    # Thousands of rows on the wall's hot path: orjson straight from the dataclasses, no
+    # second validation pass through the response model.
+    return Response(orjson.dumps(found), media_type="application/json")
 
 
 @router.get("/telemetry/communes/{commune_code}", responses=_NOT_FOUND)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import orjson
 import pytest
 
-from ioc_api.routes.telemetry import latest_values_json
 from ioc_api.services.latest import sweep_latest
 from ioc_api.services.telemetry import latest_values
 from tests.api.seed import ALPHA_DEVICE, BRAVO_DEVICE, seed
@@ -51,18 +49,3 @@ def test_a_late_arriving_reading_is_caught_an_older_replay_is_not_taken(seeded):
 def test_latest_skips_retired_devices(seeded):
     seeded.execute("UPDATE devices SET retired_at = now() WHERE id = %s", (BRAVO_DEVICE,))
     assert {v.device_id for v in latest_values(seeded)} == {ALPHA_DEVICE}
-
-
-def test_latest_json_is_the_values_serialised_with_the_same_filters(seeded):
-    """``GET /telemetry/latest`` sends PostgreSQL-built JSON: the same document orjson writes
-    from :func:`latest_values` (times as the same strings; PostgreSQL spaces its JSON and
-    writes 10.0 as 10, the same JSON number), under every filter, tenant scoping included."""
-    write_reading(seeded, ALPHA_DEVICE, "pm25", 12.345)  # a time with microseconds
-    sweep_latest(seeded, since=datetime.now(UTC))
-    alpha_tenant = latest_values(seeded, device_id=ALPHA_DEVICE)[0].tenant_id
-    for filters in ({}, {"tenant": alpha_tenant}, {"tenant": "nobody"},
-                    {"device_id": BRAVO_DEVICE}, {"metric": "pm25"},
-                    {"kind": "traffic_camera"}):  # fmt: skip
-        expected = orjson.loads(orjson.dumps(latest_values(seeded, **filters)))
-        assert orjson.loads(latest_values_json(seeded, **filters)) == expected, filters
-    assert latest_values_json(seeded, tenant="nobody") == b"[]"
