@@ -34,7 +34,7 @@ def test_no_server_error_and_no_schema_violation(db_settings, conn, tmp_path):
         run = subprocess.run(
             [str(ST if ST.exists() else "st"), "run", f"{url}/openapi.json",
              "--checks", CHECKS, "--max-examples", "6", "--max-time", "60", "--seed", "9",
-             "--phases", "examples,coverage,fuzzing", "--workers", "2",
+             "--phases", "examples,coverage,fuzzing", "--workers", "1",
              "--exclude-path", "/live", "--request-timeout", "20",
              "--header", f"X-API-Key: {key}", "--generation-database", "none",
              "--no-color", "--warnings", "off"],
