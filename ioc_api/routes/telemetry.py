@@ -11,11 +11,11 @@ from typing import Annotated, Any, Final
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
-from pydantic import BaseModel
 
 from analytics.series import primary_metric
 from ioc_api.auth.scope import Reader, tenant_filter, visible_device
 from ioc_api.deps import DbConn
+from ioc_api.services.latest import LatestChange
 from ioc_api.services.telemetry import (
     MAX_RAW_PAGE,
     BadCursorError,
@@ -111,17 +111,9 @@ def telemetry_buckets(
                           since=since, until=until)  # fmt: skip
 
 
-class LatestValueOut(BaseModel):
-    """The JSON shape of :class:`ioc_api.services.telemetry.LatestValue`."""
-
-    device_id: str
-    kind: str
-    tenant_id: str
-    commune_code: str | None
-    metric: str
-    unit: str
-    time: datetime
-    value: float
+# The JSON shape of :class:`ioc_api.services.telemetry.LatestValue`: the same fields as a
+# change on the live stream, so one model documents both.
+LatestValueOut = LatestChange
 
 
 @router.get("/telemetry/latest", response_model=list[LatestValueOut])
