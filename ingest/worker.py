@@ -13,6 +13,7 @@ nothing is acknowledged that is not stored, so nothing is lost.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -24,6 +25,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import start_http_server
 
+from devices.readings_stream import pack_rows, readings_topic
 from devices.topics import Channel, subscription
 from ingest.decode import decode
 from ingest.paho_tuning import IngestClient, ack_batch
@@ -42,6 +44,9 @@ _RETRY_MAX_S = 10.0
 # How often the writer looks at the pending deque while it is below a batch: short against
 # the flush interval, long enough that polling costs nothing measurable.
 _POLL_S = 0.005
+# Rows per readings-stream message: 24 bytes each keeps a message under the broker's default
+# 64 KiB packet limit (mqtt_max_packet_size).
+_STREAM_ROWS = 2_500
 # Worth retrying at once: the database is fine, two workers just collided.
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
@@ -99,6 +104,9 @@ class IngestWorker:
         self._room.set()
         self._cache: RegistryCache | None = None
         self._client: mqtt.Client | None = None
+        # A client id is free text to the broker; the stream's topic needs a segment.
+        source = re.sub(r"[^a-z0-9_-]", "-", self.client_id.lower()).lstrip("_-")[:64] or "ingest"
+        self.readings_topic = readings_topic(source) if settings.ingest_publish_readings else None
 
     # --- network thread -------------------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, rc: object,
@@ -260,6 +268,8 @@ class IngestWorker:
                 return False
             delay = min(delay * 2, _RETRY_MAX_S)
         assert self._client is not None
+        if self.readings_topic is not None:
+            self._publish_readings(self._client, self.readings_topic, batch)
         ack_batch(self._client, [item.mid for item in batch if item.qos == 1])
         lags = [committed - i.decoded.rows[0][0].timestamp() for i in batch if i.decoded.rows]
         dead_reasons = [i.decoded.dead.reason for i in batch if i.decoded.dead is not None]
@@ -268,6 +278,16 @@ class IngestWorker:
             dead_reasons=dead_reasons,
         )  # fmt: skip
         return True
+
+    def _publish_readings(self, client: mqtt.Client, topic: str, batch: list[_Item]) -> None:
+        """The committed rows, for the alert engine (``devices.readings_stream``).
+
+        Published before the source messages are acknowledged: a crash in between re-delivers
+        them, so a consumer may see a reading twice but never misses one that was stored.
+        """
+        rows = [row for item in batch for row in item.decoded.rows]
+        for start in range(0, len(rows), _STREAM_ROWS):
+            client.publish(topic, pack_rows(rows[start : start + _STREAM_ROWS]), qos=1)
 
     def run(self, stop: threading.Event) -> None:
         metrics_server = None

@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     ingest_shared_group: str | None = Field(
         None, description="MQTT shared-subscription group ($share/<group>/...) for N workers"
     )
+    ingest_publish_readings: bool = Field(
+        True,
+        description="After each commit, publish the batch's readings on "
+        "ioc/v1/_readings/<client id> (the alert engine's input)",
+    )
     ingest_metrics_host: str = "127.0.0.1"
     ingest_metrics_port: int = Field(9108, ge=0, description="Prometheus /metrics; 0 turns it off")
     ingest_max_pending: int = Field(
@@ -284,6 +289,11 @@ class Settings(BaseSettings):
     alerts_client_id: str = Field("ioc-alerts", description="MQTT client id of the engine")
     alerts_shared_group: str | None = Field(
         "ioc-alerts", description="Shared-subscription group for readings; null: plain"
+    )
+    alerts_input: Literal["readings", "telemetry"] = Field(
+        "readings",
+        description="readings: ingest's stored batches (ioc/v1/_readings/+, decoded once); "
+        "telemetry: the devices' own topics, decoded again by the engine",
     )
     alerts_detectors: list[str] = Field(
         default_factory=list,

@@ -34,8 +34,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from analytics.thresholds import RuleSpec
 from analytics.thresholds.service import create_rule
+from devices.readings_stream import pack_rows
 from devices.registry import DeviceIn, ensure_tenant, upsert_device
 from ingest.bench.load import publish_load
+from ingest.decode import decode
 from ioc_core.cli.common import fail_cleanly
 from ioc_core.settings import Settings
 from ioc_core.stack.temporary import settings_env, temporary_stack
@@ -91,23 +93,34 @@ def _message(rng: random.Random, seq: int, ts: float) -> bytes:
 
 
 def _engine_capacity(s: Settings, ids: list[str], messages: int = 10_000) -> dict[str, float]:
-    """Messages per second the engine's judging (decode + rules + detectors, no broker, no
-    commit) sustains in this process, with thresholds and connectivity only (``core``) and
-    with every registered detector (``all``): the engine's ceiling on this machine, now."""
+    """Messages per second the engine's judging (rules + detectors, no broker, no commit)
+    sustains in this process, with thresholds and connectivity only (``core``) and with every
+    registered detector (``all``): the engine's ceiling on this machine, now. Fed as deployed
+    (``alerts_input``): ingest's packed readings batches, or raw telemetry it decodes itself.
+    """
     from analytics.alerts.engine import AlertEngine
 
     rng = random.Random(7)
     start = time.time() - 600
-    batch = [(f"ioc/v1/{TENANT}/{ids[i % len(ids)]}/telemetry",
-              _message(rng, i, start + i * 0.01)) for i in range(messages)]  # fmt: skip
+    raw = [(f"ioc/v1/{TENANT}/{ids[i % len(ids)]}/telemetry",
+            _message(rng, i, start + i * 0.01)) for i in range(messages)]  # fmt: skip
     rates = {}
     with psycopg.connect(s.postgres_dsn, autocommit=True) as conn:
         for name, detectors in (("core", {}), ("all", None)):
             engine = AlertEngine(s, conn, detectors=detectors)
             received = datetime.now(UTC)
-            began = time.perf_counter()
-            for topic, payload in batch:
-                engine.handle(topic, payload, received)
+            if s.alerts_input == "readings":
+                rows = [r for topic, payload in raw
+                        for r in decode(topic, payload, received_at=received, cache=engine.cache,
+                                        limits=engine.limits).rows]  # fmt: skip
+                packed = [pack_rows(rows[i : i + 2_500]) for i in range(0, len(rows), 2_500)]
+                began = time.perf_counter()
+                for payload in packed:
+                    engine.handle_readings(payload)
+            else:
+                began = time.perf_counter()
+                for topic, payload in raw:
+                    engine.handle(topic, payload, received)
             rates[name] = messages / (time.perf_counter() - began)
     return rates
 
@@ -204,7 +217,8 @@ def run_alert_bench(
         "missed": len(published_at) - len(published),
         "background_msgs_per_s": round(result.published / elapsed),
         "background_published": result.published, "offered_msgs_per_s": rate,
-        "engines": engines, "detectors_nice": nice, "devices": devices, "seconds": seconds,
+        "engines": engines, "input": s.alerts_input, "detectors_nice": nice,
+        "devices": devices, "seconds": seconds,
         "engine_capacity_msgs_per_s": {k: round(v) for k, v in capacity.items()},
         "machine": platform.processor() or platform.machine(),
         "load_average": os.getloadavg()[0],

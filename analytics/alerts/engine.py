@@ -26,11 +26,12 @@ from analytics.alerts.store import apply_findings
 from analytics.alerts.thresholds import ThresholdDetector
 from analytics.alerts.warm import restore_live_alerts, warm_hourly_means
 from analytics.thresholds import list_rules
-from devices.errors import TopicError
+from devices.errors import PayloadError, TopicError
 from devices.payloads import StatusV1
+from devices.readings_stream import row_times, unpack_rows
 from devices.topics import Channel, Topic
 from ingest.decode import decode
-from ingest.readings import Limits
+from ingest.readings import Limits, Row
 from ingest.registry_cache import RegistryCache
 from ioc_core.settings import Settings
 
@@ -160,11 +161,28 @@ class AlertEngine:
         if not decoded.rows:
             self.stats.ignored += 1
             return []
+        return self.judge(decoded.rows)
+
+    def handle_readings(self, payload: bytes) -> list[Finding]:
+        """One batch of ingest's readings stream (``devices.readings_stream``): rows already
+        validated and stored, so nothing is decoded twice."""
+        self.stats.messages += 1
+        try:
+            batch = unpack_rows(payload)
+        except PayloadError as exc:
+            log.error("readings batch ignored: %s", exc)
+            self.stats.ignored += 1
+            return []
+        return self.judge(zip(row_times(batch), batch["k"].tolist(), batch["m"].tolist(),
+                              batch["v"].tolist(), strict=True))  # fmt: skip
+
+    def judge(self, rows: Iterable[Row]) -> list[Finding]:
+        """Readings (time, device key, metric id, value) through the detectors that want them."""
         findings: list[Finding] = []
         devices, metrics = self.directory.by_key, self.directory.metrics
         routes = self._routes
         watermark = self.watermark
-        for time, device_key, metric_id, value in decoded.rows:
+        for time, device_key, metric_id, value in rows:
             info = devices.get(device_key) or self.directory.device(device_key)
             metric = metrics.get(metric_id)
             if info is None or metric is None:

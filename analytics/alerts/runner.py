@@ -26,6 +26,7 @@ from analytics.alerts.engine import AlertEngine
 from analytics.alerts.escalation import escalate_due
 from analytics.alerts.model import Finding
 from analytics.alerts.notify import Notifier
+from devices.readings_stream import RECORD, readings_filter
 from devices.topics import Channel, subscription
 from ingest.formats.iota import TOPIC_FILTERS as IOTA_FILTERS
 from ingest.paho_tuning import IngestClient, ack_batch
@@ -35,9 +36,12 @@ __all__ = ["EngineRunner", "reading_filters"]
 
 log = logging.getLogger(__name__)
 
-# Up to this many messages judged per commit: bounds a batch's latency under load while one
-# transaction still covers many findings when a front of pollution crosses the city.
+# Up to this many messages (or readings-stream batches holding this many rows) judged per
+# commit: bounds a batch's latency under load while one transaction still covers many
+# findings when a front of pollution crosses the city.
 _BATCH = 500
+_BATCH_ROWS = 5_000
+_READINGS_PREFIX = readings_filter()[:-1]
 _POLL_S = 0.002
 # Pause the network thread above this many waiting messages: the broker's in-flight window
 # then fills and it stops sending (backpressure, as ingest does).
@@ -48,7 +52,13 @@ _RETRY_FIRST_S, _RETRY_MAX_S = 0.5, 10.0
 
 
 def reading_filters(settings: Settings) -> list[str]:
-    filters = [subscription(Channel.TELEMETRY), subscription(Channel.SENML), *IOTA_FILTERS]
+    """Ingest's stored batches (``alerts_input`` readings, the default), or the devices' own
+    topics decoded again here (telemetry: an engine run without ingest, or beside an older one).
+    """
+    if settings.alerts_input == "readings":
+        filters = [readings_filter()]
+    else:
+        filters = [subscription(Channel.TELEMETRY), subscription(Channel.SENML), *IOTA_FILTERS]
     group = settings.alerts_shared_group
     return [f"$share/{group}/{f}" for f in filters] if group else filters
 
@@ -96,15 +106,22 @@ class EngineRunner:
     # --- engine thread ------------------------------------------------------------------
     def _drain(self, engine: AlertEngine, client: mqtt.Client) -> int:
         batch: list[_Message] = []
-        while self._pending and len(batch) < _BATCH:
-            batch.append(self._pending.popleft())
+        rows = 0
+        while self._pending and len(batch) < _BATCH and rows < _BATCH_ROWS:
+            message = self._pending.popleft()
+            batch.append(message)
+            if message.topic.startswith(_READINGS_PREFIX):
+                rows += len(message.payload) // RECORD.itemsize
         if not self._room.is_set() and len(self._pending) < _MAX_PENDING // 2:
             self._room.set()
         if not batch:
             return 0
         findings: list[Finding] = []
         for m in batch:
-            findings += engine.handle(m.topic, m.payload, m.received)
+            if m.topic.startswith(_READINGS_PREFIX):
+                findings += engine.handle_readings(m.payload)
+            else:
+                findings += engine.handle(m.topic, m.payload, m.received)
         self._commit(engine, findings)
         ack_batch(client, [m.mid for m in batch if m.qos == 1])
         return len(batch)

@@ -58,14 +58,17 @@ _INGEST = (
     ("read", "ioc/v1/#"),
     ("read", "/json/#"),
     ("read", "/+/+/attrs"),
+    ("write", "ioc/v1/_readings/+"),  # stored batches, for the alert engine
 )
+# The alert engine's notifications (analytics.alerts.notify).
+_ALERTS = (("write", "ioc/v1/_alerts/#"),)
 _API = (
     ("write", "ioc/v1/+/+/command"),
     ("read", "ioc/v1/+/+/command_ack"),
     ("read", "ioc/v1/+/+/status"),
 )
 SERVICE_RULES: dict[str, tuple[tuple[str, str], ...]] = {
-    "backend": _INGEST + _API,
+    "backend": _INGEST + _API + _ALERTS,
     "ingest": _INGEST,
     "api": _API,
     "probe": (),  # may connect and nothing else: proves a reload took effect

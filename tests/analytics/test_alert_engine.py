@@ -23,6 +23,7 @@ from analytics.alerts.signing import verify
 from analytics.thresholds import RuleSpec
 from analytics.thresholds.service import create_rule
 from devices.registry import DeviceIn, ensure_tenant, upsert_device
+from tests.ingest.conftest import start_worker
 
 SECRET = "test-webhook-secret"
 
@@ -86,12 +87,14 @@ def station(conn, tenant) -> str:
 
 
 @pytest.fixture
-def engine(db_settings, station, receiver) -> Iterator[EngineRunner]:
+def engine(db_settings, tenant, station, receiver) -> Iterator[EngineRunner]:
     settings = db_settings.model_copy(update={
         "alerts_shared_group": f"g{uuid.uuid4().hex[:8]}", "alerts_webhook_urls": [receiver.url],
         "alerts_webhook_secret": SECRET, "alerts_retry_first_s": 0.2,
     })  # fmt: skip
     settings = type(settings).model_validate(settings.model_dump())  # SecretStr from str
+    # As deployed: ingest stores the telemetry and hands the engine its readings stream.
+    ingest = start_worker(settings, tenant, f"ingest-{uuid.uuid4().hex[:8]}")
     runner = EngineRunner(settings, client_id=f"alerts-{uuid.uuid4().hex[:8]}")
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
@@ -100,6 +103,7 @@ def engine(db_settings, station, receiver) -> Iterator[EngineRunner]:
     yield runner
     stop.set()
     thread.join(timeout=20)
+    ingest.halt()
 
 
 @pytest.fixture

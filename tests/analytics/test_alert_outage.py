@@ -43,7 +43,10 @@ def test_a_breach_during_a_database_outage_is_stored_after_it(caplog):
                 changed_by="t",
                 reason="test",
             )
-        runner = EngineRunner(s, client_id=f"alerts-{uuid.uuid4().hex[:8]}")
+        # The engine's own outage handling, so it reads the devices' telemetry itself: fed by
+        # ingest's stream, it would only hear of the breach once ingest had stored it.
+        runner = EngineRunner(s.model_copy(update={"alerts_input": "telemetry"}),
+                              client_id=f"alerts-{uuid.uuid4().hex[:8]}")  # fmt: skip
         stop = threading.Event()
         thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
         thread.start()
