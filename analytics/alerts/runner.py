@@ -46,6 +46,8 @@ _POLL_S = 0.002
 # Pause the network thread above this many waiting messages: the broker's in-flight window
 # then fills and it stops sending (backpressure, as ingest does).
 _MAX_PENDING = 50_000
+# ...or above this many payload bytes: a readings-stream message holds up to 2,500 readings.
+_MAX_PENDING_BYTES = 64 * 2**20
 _SUMMARY_EVERY_S = 60.0
 # Pacing of commit retries while the database is away; the batch stays unacknowledged.
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.5, 10.0
@@ -79,6 +81,7 @@ class EngineRunner:
         self.subscribed = threading.Event()
         self.ready = threading.Event()
         self._pending: deque[_Message] = deque()
+        self._in_bytes = self._out_bytes = 0
         self._room = threading.Event()
         self._room.set()
         self.engine: AlertEngine | None = None
@@ -97,11 +100,19 @@ class EngineRunner:
         log.info("alert engine subscribed to %s", filters)
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        self._pending.append(_Message(msg.topic, bytes(msg.payload), datetime.now(UTC), msg.mid,
-                                      msg.qos))  # fmt: skip
-        if len(self._pending) >= _MAX_PENDING:
+        payload = bytes(msg.payload)
+        self._pending.append(_Message(msg.topic, payload, datetime.now(UTC), msg.mid, msg.qos))
+        self._in_bytes += len(payload)
+        if self._full():
             self._room.clear()
             self._room.wait()
+
+    def _full(self, share: float = 1.0) -> bool:
+        # Each counter has one writer (this thread counts in, the engine thread out): no lock.
+        pending_bytes = self._in_bytes - self._out_bytes
+        return len(self._pending) >= _MAX_PENDING * share or pending_bytes >= (
+            _MAX_PENDING_BYTES * share
+        )
 
     # --- engine thread ------------------------------------------------------------------
     def _drain(self, engine: AlertEngine, client: mqtt.Client) -> int:
@@ -110,9 +121,10 @@ class EngineRunner:
         while self._pending and len(batch) < _BATCH and rows < _BATCH_ROWS:
             message = self._pending.popleft()
             batch.append(message)
+            self._out_bytes += len(message.payload)
             if message.topic.startswith(_READINGS_PREFIX):
                 rows += len(message.payload) // RECORD.itemsize
-        if not self._room.is_set() and len(self._pending) < _MAX_PENDING // 2:
+        if not self._room.is_set() and not self._full(0.5):
             self._room.set()
         if not batch:
             return 0
