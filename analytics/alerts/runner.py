@@ -217,6 +217,11 @@ class EngineRunner:
             if not stop.is_set():
                 raise
         finally:
+            # What was left unjudged (redelivered to the next run) and how far event time got:
+            # an engine that cannot keep up shows it here (and ioc bench alerts reads it).
+            log.info("alert engine stopped: %s watermark=%s unjudged_messages=%d",
+                     engine.stats, engine.watermark and engine.watermark.isoformat(),
+                     len(self._pending))  # fmt: skip
             self._room.set()
             client.loop_stop()
             client.disconnect()
