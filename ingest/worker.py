@@ -51,6 +51,15 @@ _STREAM_ROWS = 2_500
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
+def _later(a: dict[int, datetime], b: dict[int, datetime]) -> dict[int, datetime]:
+    """Per device, the newer of two newest-reading maps."""
+    out = dict(a)
+    for key, ts in b.items():
+        if key not in out or out[key] < ts:
+            out[key] = ts
+    return out
+
+
 def topic_filters(settings: Settings) -> list[str]:
     """Everything ingest reads; behind a shared group when several workers split the load.
 
@@ -104,6 +113,8 @@ class IngestWorker:
         self._room.set()
         self._cache: RegistryCache | None = None
         self._client: mqtt.Client | None = None
+        self._unseen: dict[int, datetime] = {}  # stored, last_seen not yet written
+        self._seen_at = -float("inf")
         # A client id is free text to the broker; the stream's topic needs a segment.
         source = re.sub(r"[^a-z0-9_-]", "-", self.client_id.lower()).lstrip("_-")[:64] or "ingest"
         self.readings_topic = readings_topic(source) if settings.ingest_publish_readings else None
@@ -168,6 +179,8 @@ class IngestWorker:
                 break
             if pending and time.monotonic() - pending[0].arrived >= self.s.ingest_flush_interval_s:
                 break
+            if self._unseen and self._last_seen_due():
+                break  # an empty batch: the caller writes the deferred freshness
             time.sleep(_POLL_S)
         batch = [pending.popleft() for _ in range(min(size, len(pending)))]
         self.stats.metrics.pending.set(len(pending))
@@ -204,18 +217,46 @@ class IngestWorker:
                 waiting += item.decoded.deferred
         return waiting
 
+    def _last_seen_due(self) -> bool:
+        return time.monotonic() - self._seen_at >= self.s.ingest_freshness_interval_s
+
     def _write(self, writers: list[BatchWriter], batch: list[_Item]) -> FlushResult:
         if not writers:
             writers.append(BatchWriter(psycopg.connect(self.dsn, connect_timeout=10)))
         rows, dead, meta = self._gather(batch)
+        # devices.last_seen: at most every ingest_freshness_interval_s, with everything
+        # deferred since; each statement updates a row per device, as costly as the COPY.
+        due = self._last_seen_due()
+        newest = _later(self._unseen, meta.newest)
+        meta = BatchMeta(newest=dict(sorted(newest.items())) if due else {}, hours=meta.hours)
         try:
-            return writers[0].write(rows, dead, meta)
+            result = writers[0].write(rows, dead, meta)
         except (psycopg.DataError, psycopg.IntegrityError, UnicodeError, ValueError):
             # Something in one message the database will not take, which validation did not
             # foresee. Writing the batch message by message isolates it, so one poison
             # message cannot stop the rest or come back forever as redelivery.
             log.exception("batch refused by the database; writing it message by message")
             return self._write_one_by_one(writers[0], batch)
+        # Only once the rows are stored do their devices count as seen.
+        self._unseen = {} if due else newest
+        if due:
+            self._seen_at = time.monotonic()
+        return result
+
+    def _write_last_seen(self, writers: list[BatchWriter]) -> None:
+        """The deferred freshness on its own, when no batch came to carry it."""
+        try:
+            if not writers:
+                writers.append(BatchWriter(psycopg.connect(self.dsn, connect_timeout=10)))
+            writers[0].write_last_seen(dict(sorted(self._unseen.items())))
+        except psycopg.OperationalError as exc:
+            log.warning("last_seen not written, database unavailable: %s", exc)
+            if writers:
+                writers.pop().conn.close()
+            self._seen_at = time.monotonic()  # try again an interval later
+            return
+        self._unseen = {}
+        self._seen_at = time.monotonic()
 
     def _write_one_by_one(self, writer: BatchWriter, batch: list[_Item]) -> FlushResult:
         total = FlushResult(0, 0, 0, 0, staged=True)
@@ -330,6 +371,8 @@ class IngestWorker:
                 batch = self._take_batch(stop)
                 if batch:
                     self._flush(writers, batch, stop)
+                elif self._unseen and self._last_seen_due():
+                    self._write_last_seen(writers)
                 self._cache.maybe_refresh()
                 self.stats.maybe_log()
             # What already arrived is written and acknowledged rather than left to
@@ -337,6 +380,8 @@ class IngestWorker:
             batch = [self._pending.popleft() for _ in range(len(self._pending))]
             if batch:
                 self._flush(writers, batch, stop)
+            if self._unseen:
+                self._write_last_seen(writers)
             self._room.set()
         finally:
             client.disconnect()

@@ -40,7 +40,7 @@ def _text(value: str | None) -> str | None:
 class BatchMeta:
     """Per-batch facts the worker gathers while decoding, so the writer need not scan rows."""
 
-    newest: dict[int, datetime]  # device_key -> newest reading time
+    newest: dict[int, datetime]  # device_key -> newest reading time (may be deferred: empty)
     hours: dict[datetime, int]  # hour -> readings in it
 
 
@@ -116,16 +116,29 @@ class BatchWriter:
                     )  # fmt: skip
         return FlushResult(len(rows), inserted, conflicts, len(dead), staged)
 
-    def _record_freshness(self, meta: BatchMeta) -> None:
+    def write_last_seen(self, newest: dict[int, datetime]) -> None:
+        """Freshness alone, in its own transaction: what the worker deferred (see
+        ``ingest_freshness_interval_s``)."""
+        with self.conn.transaction():
+            self._last_seen(newest)
+
+    def _last_seen(self, newest: dict[int, datetime]) -> None:
         # Newest reading per device, never moved backwards by a late replay, and capped at
         # now() so a device with a fast clock does not look online after it goes quiet.
+        if not newest:
+            return
         self.conn.execute(
             """UPDATE devices d SET last_seen = least(v.newest, now())
                FROM unnest(%s::integer[], %s::timestamptz[]) AS v(key, newest)
                WHERE d.key = v.key
                  AND (d.last_seen IS NULL OR d.last_seen < least(v.newest, now()))""",
-            (list(meta.newest), list(meta.newest.values())),
+            (list(newest), list(newest.values())),
         )
+
+    def _record_freshness(self, meta: BatchMeta) -> None:
+        self._last_seen(meta.newest)
+        # The touched hours stay in the batch's own transaction: the rollups recompute an hour
+        # because it is recorded here, so it must never be committed without its rows.
         self.conn.execute(
             """INSERT INTO telemetry_touched_hours AS h (hour, readings)
                SELECT * FROM unnest(%s::timestamptz[], %s::bigint[])

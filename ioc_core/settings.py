@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     ingest_shared_group: str | None = Field(
         None, description="MQTT shared-subscription group ($share/<group>/...) for N workers"
     )
+    ingest_freshness_interval_s: float = Field(
+        1.0,
+        ge=0,
+        description="Write devices.last_seen at most this often (0: with every batch)",
+    )
     ingest_publish_readings: bool = Field(
         True,
         description="After each commit, publish the batch's readings on "
