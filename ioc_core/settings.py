@@ -305,6 +305,9 @@ class Settings(BaseSettings):
         description="Detectors this engine runs (names or globs: thresholds, connectivity, "
         "entry-point names of ioc.detectors; -name leaves one out); empty: all",
     )
+    alerts_nice: int = Field(
+        0, ge=0, le=19, description="CPU niceness this engine process takes at start"
+    )
     alerts_rules_reload_s: float = Field(15.0, gt=0, description="Re-read threshold rules")
     alerts_tick_s: float = Field(1.0, gt=0, description="Watermark ticks and escalation pass")
     alerts_escalate_after_s: dict[str, float] = Field(

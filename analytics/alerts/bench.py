@@ -68,13 +68,10 @@ def _setup(s: Settings, devices: int) -> list[str]:
     return ids
 
 
-def _start(
-    s: Settings, args: list[str], log: Path, ready: str, env: dict[str, str], nice: int = 0
-) -> Any:
+def _start(s: Settings, args: list[str], log: Path, ready: str, env: dict[str, str]) -> Any:
     proc = subprocess.Popen([sys.executable, "-m", "ioc_core.cli.main", *args],
                             env={**settings_env(s), **env}, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT,
-                            preexec_fn=(lambda: os.nice(nice)) if nice else None)  # fmt: skip
+                            stderr=subprocess.STDOUT)  # fmt: skip
     deadline = time.time() + 60
     while ready not in log.read_text(errors="replace"):
         if time.time() > deadline or proc.poll() is not None:
@@ -158,12 +155,12 @@ def run_alert_bench(
         # split: thresholds and connectivity in one engine, every other detector in another
         # (docs/alerts.md, "Spreading detectors"); single: one engine runs them all.
         for n, (tag, detectors) in enumerate(_ENGINES[engines]):
+            env = {"IOC_ALERTS_CLIENT_ID": f"bench-alerts-{tag}",
+                   "IOC_ALERTS_SHARED_GROUP": f"bench-{tag}",
+                   "IOC_ALERTS_DETECTORS": json.dumps(detectors),
+                   "IOC_ALERTS_NICE": str(nice if tag == "detectors" else 0)}  # fmt: skip
             procs.append(_start(s, ["analytics", "alerts", "run"], work / f"alerts-{n}.log",
-                                "engine subscribed",
-                                {"IOC_ALERTS_CLIENT_ID": f"bench-alerts-{tag}",
-                                 "IOC_ALERTS_SHARED_GROUP": f"bench-{tag}",
-                                 "IOC_ALERTS_DETECTORS": json.dumps(detectors)},
-                                nice if tag == "detectors" else 0))  # fmt: skip
+                                "engine subscribed", env))  # fmt: skip
         published_at: dict[str, float] = {}
         notified: dict[str, float] = {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -23,6 +24,10 @@ def run() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = settings_from_env()
+    if settings.alerts_nice:
+        # A quality-detector process on a machine with few cores: the rules' process (and
+        # ingest, which feeds it) are scheduled first (docs/alerts.md, "Spreading detectors").
+        os.nice(settings.alerts_nice)
     EngineRunner(settings).run(stop_on_signals())
 
 
