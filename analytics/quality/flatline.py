@@ -135,7 +135,14 @@ class FlatlineDetector:
         if count:
             if time <= s.last:  # type: ignore[operator]
                 return ()  # a duplicate or late reading says nothing about stillness now
-            if abs(value - s.value) <= max(self.p.tolerance, 1e-9 * max(1.0, abs(value))):
+            # |value - run value| <= max(tolerance, 1e-9 * max(1, |value|)), without the calls.
+            diff = value - s.value
+            if diff < 0.0:
+                diff = -diff
+            if (
+                diff <= self.p.tolerance or diff <= 1e-9
+                or diff <= 1e-9 * (value if value >= 0.0 else -value)
+            ):  # fmt: skip
                 count = s.count = count + 1
                 s.last = time
                 if (
@@ -160,7 +167,9 @@ class FlatlineDetector:
         if recent:
             step = abs(value - recent[-1])
             n = s.steps_seen = s.steps_seen + 1
-            weight = max(1 / n, STEP_WEIGHT)
+            weight = 1 / n  # a plain mean at first, then max(1 / n, STEP_WEIGHT)
+            if weight < STEP_WEIGHT:
+                weight = STEP_WEIGHT
             s.step = step if usual is None else usual + weight * (step - usual)
         recent.append(value)
         return out

@@ -14,7 +14,7 @@ waits one reading, and the finding carries the spike's own event time.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -159,21 +159,45 @@ class SpikeDetector:
             s.push(value)
             return (self._spike(exc, s.unit), self._clear(reading, s.unit, exc.ref))
         ordered = s.sorted
-        ref = _median_sorted(ordered)
+        n = len(ordered)
+        ref = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
         floor = s.floor
         if s.ratio:
-            floor = max(floor, self.p.relative_floor * abs(ref))
+            relative = self.p.relative_floor * abs(ref)
+            if relative > floor:
+                floor = relative
         departure = abs(value - ref)
-        if departure <= floor:
-            s.push(value)  # within the floor, so within the limit (limit >= floor)
-            return ()
-        mad = _median_sorted(sorted([abs(v - ref) for v in ordered]))
-        limit = max(self.p.k * MAD_TO_SIGMA * mad, floor)
-        if departure > limit:
-            s.excursion = _Excursion(reading, reading, ref, mad, limit, (value,))
-            return ()
-        s.push(value)
+        if departure > floor and not self._within_mad(ordered, ref, departure):
+            mad = _median_sorted(sorted([abs(v - ref) for v in ordered]))
+            limit = max(self.p.k * MAD_TO_SIGMA * mad, floor)
+            if departure > limit:
+                s.excursion = _Excursion(reading, reading, ref, mad, limit, (value,))
+                return ()
+        # Within the floor, or within k MADs (the limit is the larger of the two): slide the
+        # window (s.push, inlined: this is nearly every reading).
+        window = s.values
+        if len(window) == window.maxlen:
+            del ordered[bisect_left(ordered, window[0])]
+        window.append(value)
+        insort(ordered, value)
         return ()
+
+    def _within_mad(self, ordered: list[float], ref: float, departure: float) -> bool:
+        """True only if ``departure`` <= k x 1.4826 x MAD for sure, told without computing the
+        MAD: if at most (n - 1) // 2 window values lie within departure / (k x 1.4826) of the
+        median (two bisects, the bounds widened past any rounding), the MAD is at least that.
+        False means "compute it"."""
+        scale = self.p.k * MAD_TO_SIGMA
+        if not scale > 0.0:
+            return False
+        reach = departure / scale * (1.0 + 1e-12)
+        if not reach > 1e-290:
+            return False
+        margin = 1e-9 * (abs(ref) + reach) + 1e-300
+        inside = bisect_right(ordered, ref + reach + margin) - bisect_left(
+            ordered, ref - reach - margin
+        )
+        return inside <= (len(ordered) - 1) // 2
 
     def tick(self, watermark: datetime) -> Iterable[Finding]:
         return ()
