@@ -165,8 +165,17 @@ class DropoutDetector:
         return out or ()
 
     def _learn(self, s: _Series) -> None:
-        s.limit_s = self._limit_s(s)
-        s.metric_limit_s = self._metric_limit_s(s)
+        """_limit_s and _metric_limit_s, inlined: a new series re-learns at each of its first
+        16 readings."""
+        p = self.p
+        expected = float(s.profile_s)
+        if s.gaps:
+            data = sorted(s.gaps)
+            n = len(data)
+            learnt = data[n // 2] if n % 2 else (data[n // 2 - 1] + data[n // 2]) / 2
+            expected = max(expected, learnt)
+        s.limit_s = limit = max(p.min_gap_s, p.factor * expected)
+        s.metric_limit_s = max(p.metric_min_s, p.metric_factor * limit)
 
     def _expected_s(self, s: _Series) -> float:
         learnt = _median(s.gaps) if s.gaps else s.profile_s
