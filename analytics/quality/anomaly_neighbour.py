@@ -129,7 +129,7 @@ class NeighbourAnomalyDetector:
         values = self._values(s, reading.time)
         if len(values) < self.p.min_window or max(values) == min(values):
             return ()
-        return self._judge(reading, s, median(values))
+        return self._judge(reading, s, values)
 
     def _values(self, s: _Series, until: datetime) -> list[float]:
         """The series' values in the level window ending at ``until``, on its scale."""
@@ -157,7 +157,9 @@ class NeighbourAnomalyDetector:
         self._near[cache_key] = (stamp, found)
         return found
 
-    def _judge(self, r: Reading, s: _Series, level: float) -> tuple[Finding, ...]:
+    def _judge(self, r: Reading, s: _Series, values: list[float]) -> tuple[Finding, ...]:
+        """``values``: the series' level window; its median is only taken once there are
+        neighbours to compare it with (a station alone is most of the evaluations)."""
         # Neighbours are read over the same window as the judged device: during a storm's
         # fast rise a level computed minutes apart would differ by the rise itself.
         near: list[tuple[float, str, float]] = []
@@ -182,7 +184,7 @@ class NeighbourAnomalyDetector:
         if len(near) < self.p.min_neighbours:
             return ()
         reference = median(level_n for _, _, level_n in near)
-        residual = level - reference
+        residual = median(values) - reference
         spread = s.scale.floor
         if len(s.history) >= self.p.warmup:
             usual = median(s.history)
