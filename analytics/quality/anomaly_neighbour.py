@@ -86,6 +86,7 @@ class NeighbourAnomalyDetector:
         self.catalogue = catalogue or Catalogue()
         self._series: dict[tuple[str, str], _Series] = {}
         self._level = timedelta(seconds=self.p.level_s)
+        self._half_level = timedelta(seconds=self.p.level_s / 2)
         self._horizon = timedelta(seconds=2 * self.p.level_s)
         self._eval = timedelta(seconds=self.p.eval_s)
         # (kind, metric) -> devices reporting it; and each device's neighbours among them,
@@ -134,6 +135,9 @@ class NeighbourAnomalyDetector:
     def _values(self, s: _Series, until: datetime) -> list[float]:
         """The series' values in the level window ending at ``until``, on its scale."""
         since = until - self._level
+        if s.window and s.window[-1][0] <= until:
+            # The window is in time order: nothing in it is later than its last reading.
+            return [x for t, x in s.window if since < t]
         return [x for t, x in s.window if since < t <= until]
 
     def _neighbours(self, r: Reading) -> list[tuple[float, str]]:
@@ -164,8 +168,8 @@ class NeighbourAnomalyDetector:
         # fast rise a level computed minutes apart would differ by the rise itself.
         near: list[tuple[float, str, float]] = []
         halves: list[tuple[float, float]] = []
-        middle = r.time - timedelta(seconds=self.p.level_s / 2)
-        since = r.time - timedelta(seconds=self.p.level_s)
+        middle = r.time - self._half_level
+        since = r.time - self._level
         for dist, other in self._neighbours(r):
             o = self._series.get((other, r.metric))
             if o is None or not o.window:
