@@ -47,19 +47,22 @@ class _State:
     in_range: deque[datetime] = field(default_factory=lambda: deque(maxlen=CLEAR_AFTER))
 
 
-CLEAR_AFTER = 3
+CLEAR_AFTER = 3  # _Series keeps exactly this many in-range times (t1..t3): change both
 
 
 class _Series:
     """One (device, metric): its kind's range resolved once, and its latest in-range reading
-    times until it is first out of range (then its ``_State`` holds them)."""
+    times (``t1`` newest) until it is first out of range (then its ``_State`` holds them).
+    Three slots, not a deque: a deque's block is ~600 bytes, and this is every series."""
 
-    __slots__ = ("high", "kind", "low", "recent", "state", "unit")
+    __slots__ = ("high", "kind", "low", "state", "t1", "t2", "t3", "unit")
 
     def __init__(self, kind: str, spec: MetricSpec) -> None:
         self.kind = kind
         self.low, self.high, self.unit = spec.min, spec.max, spec.unit
-        self.recent: deque[datetime] | None = deque(maxlen=CLEAR_AFTER)
+        self.t1: datetime | None = None
+        self.t2: datetime | None = None
+        self.t3: datetime | None = None
         self.state: _State | None = None
 
 
@@ -93,9 +96,8 @@ class OutOfRangeDetector:
         if s.low <= reading.value <= s.high:
             state = s.state
             if state is None:  # the common case: a series that has never been out of range
-                recent = s.recent
-                if recent is not None and (not recent or reading.time > recent[-1]):
-                    recent.append(reading.time)
+                if s.t1 is None or reading.time > s.t1:
+                    s.t3, s.t2, s.t1 = s.t2, s.t1, reading.time
                 return ()
             if state.in_range and reading.time <= state.in_range[-1]:
                 return ()
@@ -104,9 +106,8 @@ class OutOfRangeDetector:
         state = s.state
         if state is None:
             state = s.state = _State()
-            if s.recent is not None:
-                state.in_range.extend(s.recent)
-                s.recent = None
+            state.in_range.extend(t for t in (s.t3, s.t2, s.t1) if t is not None)
+            s.t1 = s.t2 = s.t3 = None
         if state.last_out is None or reading.time > state.last_out:
             state.last_out = reading.time
         out: list[Finding] = []
