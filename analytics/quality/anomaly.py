@@ -55,17 +55,27 @@ class ProfileParams:
     series: Mapping[str, frozenset[str]] = field(default_factory=lambda: dict(ANOMALY_SERIES))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Series:
     scale: Scale
     profile: Profile
     window: deque[tuple[datetime, float]] = field(default_factory=deque)
     hour: datetime | None = None
+    hour_end: datetime | None = None  # hour + 1 h: a reading before it is in the same hour
     hour_sum: float = 0.0
     hour_count: int = 0
     next_eval: datetime | None = None
     active: bool = False
     streak: int = 0
+    # The kind it was made for, that kind's range, and whether that kind/metric is watched:
+    # a reading of that kind needs no catalogue look-up.
+    kind: str = ""
+    low: float = 0.0
+    high: float = 0.0
+    watched: bool = False
+
+
+HOUR = timedelta(hours=1)
 
 
 def _hour(at: datetime) -> datetime:
@@ -85,6 +95,9 @@ class ProfileAnomalyDetector:
         self.locations = locations or Locations()
         self.catalogue = catalogue or Catalogue()
         self._series: dict[tuple[str, str], _Series] = {}
+        self._level = timedelta(seconds=self.p.level_s)
+        self._half_level = timedelta(seconds=self.p.level_s / 2)
+        self._eval = timedelta(seconds=self.p.eval_s)
         self._z: dict[tuple[str, str], dict[str, tuple[datetime, float]]] = {}
 
     def _get(self, device_id: str, kind: str, metric: str) -> _Series | None:
@@ -95,7 +108,9 @@ class ProfileAnomalyDetector:
             if spec is None:
                 return None
             profile = Profile(daily_min=self.p.daily_min, weekly_min=self.p.weekly_min)
-            s = self._series[key] = _Series(Scale(spec), profile)
+            watched = metric in self.p.series.get(kind, ())
+            s = self._series[key] = _Series(Scale(spec), profile, kind=kind, low=spec.min,
+                                            high=spec.max, watched=watched)  # fmt: skip
         return s
 
     def learn_history(self, device_id: str, kind: str, metric: str, hour: datetime,
@@ -106,13 +121,19 @@ class ProfileAnomalyDetector:
             s.profile.learn(hour, s.scale.to(mean))
 
     def observe(self, reading: Reading) -> Iterable[Finding]:
-        metrics = self.p.series.get(reading.kind)
-        if metrics is None or reading.metric not in metrics:
-            return ()
-        spec = self.catalogue.spec(reading.kind, reading.metric)
-        if spec is None or not spec.min <= reading.value <= spec.max:
-            return ()
-        s = self._get(reading.device_id, reading.kind, reading.metric)
+        s = self._series.get((reading.device_id, reading.metric))
+        if s is not None and s.kind == reading.kind and s.watched:
+            # The series' own kind: its range is known (the common case, no look-ups).
+            if not s.low <= reading.value <= s.high:
+                return ()
+        else:
+            metrics = self.p.series.get(reading.kind)
+            if metrics is None or reading.metric not in metrics:
+                return ()
+            spec = self.catalogue.spec(reading.kind, reading.metric)
+            if spec is None or not spec.min <= reading.value <= spec.max:
+                return ()
+            s = self._get(reading.device_id, reading.kind, reading.metric)
         if s is None or (s.hour is not None and reading.time < s.hour):
             return ()
         if s.window and reading.time <= s.window[-1][0]:
@@ -123,16 +144,16 @@ class ProfileAnomalyDetector:
             s.window.clear()
             return ()  # still learning what is usual: nothing to judge against yet
         s.window.append((reading.time, x))
-        horizon = reading.time - timedelta(seconds=self.p.level_s)
+        horizon = reading.time - self._level
         while s.window and s.window[0][0] <= horizon:
             s.window.popleft()
         if s.next_eval is not None and reading.time < s.next_eval:
             return ()
-        s.next_eval = reading.time + timedelta(seconds=self.p.eval_s)
+        s.next_eval = reading.time + self._eval
         values = [v for _, v in s.window]
         if len(values) < self.p.min_window or max(values) == min(values):
             return ()
-        middle = reading.time - timedelta(seconds=self.p.level_s / 2)
+        middle = reading.time - self._half_level
         known = s.profile.expected(middle)
         spread = s.profile.spread(s.scale.floor)
         if known is None or spread is None:
@@ -145,6 +166,13 @@ class ProfileAnomalyDetector:
         return self._decide(reading, s, z, level - expected, spread, which, zs)
 
     def _accumulate(self, s: _Series, at: datetime, x: float) -> None:
+        current = s.hour
+        if current is not None and at.tzinfo is current.tzinfo and at < s.hour_end:  # type: ignore[operator]
+            # Same clock, at or after the hour's start (observe returns earlier otherwise) and
+            # before its end: _hour(at) is this hour.
+            s.hour_sum += x
+            s.hour_count += 1
+            return
         hour = _hour(at)
         if s.hour is not None and hour > s.hour:
             if s.hour_count and not s.active:  # an anomalous hour is not what is usual
@@ -152,6 +180,7 @@ class ProfileAnomalyDetector:
             s.hour_sum, s.hour_count = 0.0, 0
         if s.hour is None or hour >= s.hour:
             s.hour = hour
+            s.hour_end = hour + HOUR
             s.hour_sum += x
             s.hour_count += 1
 

@@ -57,7 +57,7 @@ class NeighbourParams:
     series: Mapping[str, frozenset[str]] = field(default_factory=lambda: dict(ANOMALY_SERIES))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Series:
     scale: Scale
     window: deque[tuple[datetime, float]] = field(default_factory=deque)
@@ -65,6 +65,11 @@ class _Series:
     history: deque[float] = field(default_factory=deque)
     active: bool = False
     streak: int = 0
+    # The kind it was made for and that kind's range: a reading of that kind needs no
+    # catalogue look-up (made only for watched kinds/metrics).
+    kind: str = ""
+    low: float = 0.0
+    high: float = 0.0
 
 
 class NeighbourAnomalyDetector:
@@ -80,42 +85,59 @@ class NeighbourAnomalyDetector:
         self.locations = locations or Locations()
         self.catalogue = catalogue or Catalogue()
         self._series: dict[tuple[str, str], _Series] = {}
+        self._level = timedelta(seconds=self.p.level_s)
+        self._half_level = timedelta(seconds=self.p.level_s / 2)
+        self._horizon = timedelta(seconds=2 * self.p.level_s)
+        self._eval = timedelta(seconds=self.p.eval_s)
         # (kind, metric) -> devices reporting it; and each device's neighbours among them,
         # nearest first, recomputed when the membership changes.
         self._members: dict[tuple[str, str], set[str]] = {}
         self._near: dict[tuple[str, str], tuple[tuple[int, int], list[tuple[float, str]]]] = {}
 
     def observe(self, reading: Reading) -> Iterable[Finding]:
-        metrics = self.p.series.get(reading.kind)
-        if metrics is None or reading.metric not in metrics:
-            return ()
-        spec = self.catalogue.spec(reading.kind, reading.metric)
-        if spec is None or not spec.min <= reading.value <= spec.max:
-            return ()
         key = (reading.device_id, reading.metric)
         s = self._series.get(key)
-        if s is None:
-            s = self._series[key] = _Series(Scale(spec), history=deque(maxlen=self.p.history))
-            self._members.setdefault((reading.kind, reading.metric), set()).add(reading.device_id)
+        if s is not None and s.kind == reading.kind:
+            # The kind the series was made for: its range is known (no look-ups).
+            if not s.low <= reading.value <= s.high:
+                return ()
+        else:
+            metrics = self.p.series.get(reading.kind)
+            if metrics is None or reading.metric not in metrics:
+                return ()
+            spec = self.catalogue.spec(reading.kind, reading.metric)
+            if spec is None or not spec.min <= reading.value <= spec.max:
+                return ()
+            if s is None:
+                s = self._series[key] = _Series(
+                    Scale(spec), history=deque(maxlen=self.p.history), kind=reading.kind,
+                    low=spec.min, high=spec.max,
+                )  # fmt: skip
+                self._members.setdefault((reading.kind, reading.metric), set()).add(
+                    reading.device_id
+                )
         if s.window and reading.time <= s.window[-1][0]:
             return ()
         s.window.append((reading.time, s.scale.to(reading.value)))
         # Twice the level window: a neighbour is read over the judged device's window, which
         # may end a little after the neighbour's own latest reading.
-        horizon = reading.time - timedelta(seconds=2 * self.p.level_s)
+        horizon = reading.time - self._horizon
         while s.window and s.window[0][0] <= horizon:
             s.window.popleft()
         if s.next_eval is not None and reading.time < s.next_eval:
             return ()
-        s.next_eval = reading.time + timedelta(seconds=self.p.eval_s)
+        s.next_eval = reading.time + self._eval
         values = self._values(s, reading.time)
         if len(values) < self.p.min_window or max(values) == min(values):
             return ()
-        return self._judge(reading, s, median(values))
+        return self._judge(reading, s, values)
 
     def _values(self, s: _Series, until: datetime) -> list[float]:
         """The series' values in the level window ending at ``until``, on its scale."""
-        since = until - timedelta(seconds=self.p.level_s)
+        since = until - self._level
+        if s.window and s.window[-1][0] <= until:
+            # The window is in time order: nothing in it is later than its last reading.
+            return [x for t, x in s.window if since < t]
         return [x for t, x in s.window if since < t <= until]
 
     def _neighbours(self, r: Reading) -> list[tuple[float, str]]:
@@ -139,13 +161,15 @@ class NeighbourAnomalyDetector:
         self._near[cache_key] = (stamp, found)
         return found
 
-    def _judge(self, r: Reading, s: _Series, level: float) -> tuple[Finding, ...]:
+    def _judge(self, r: Reading, s: _Series, values: list[float]) -> tuple[Finding, ...]:
+        """``values``: the series' level window; its median is only taken once there are
+        neighbours to compare it with (a station alone is most of the evaluations)."""
         # Neighbours are read over the same window as the judged device: during a storm's
         # fast rise a level computed minutes apart would differ by the rise itself.
         near: list[tuple[float, str, float]] = []
         halves: list[tuple[float, float]] = []
-        middle = r.time - timedelta(seconds=self.p.level_s / 2)
-        since = r.time - timedelta(seconds=self.p.level_s)
+        middle = r.time - self._half_level
+        since = r.time - self._level
         for dist, other in self._neighbours(r):
             o = self._series.get((other, r.metric))
             if o is None or not o.window:
@@ -164,7 +188,7 @@ class NeighbourAnomalyDetector:
         if len(near) < self.p.min_neighbours:
             return ()
         reference = median(level_n for _, _, level_n in near)
-        residual = level - reference
+        residual = median(values) - reference
         spread = s.scale.floor
         if len(s.history) >= self.p.warmup:
             usual = median(s.history)

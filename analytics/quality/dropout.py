@@ -20,9 +20,8 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from statistics import median
 
 from psycopg import Connection
 from psycopg.rows import tuple_row
@@ -46,27 +45,47 @@ class DropoutParams:
     metric_min_s: float = 3600.0  # ...and at least this long
 
 
-@dataclass
 class _Series:
-    last: datetime
-    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=9))
-    count: int = 1
-    limit_s: float = 0.0
-    active: bool = False
+    __slots__ = ("active", "count", "gaps", "last", "limit_s", "metric_limit_s", "profile_s")
+
+    def __init__(self, last: datetime, profile_s: int) -> None:
+        self.last = last
+        self.gaps: deque[float] = deque(maxlen=9)
+        self.count = 1
+        self.profile_s = profile_s  # the profile's interval (60 s when it names none)
+        self.limit_s = 0.0
+        self.metric_limit_s = 0.0  # the limit for this metric alone (see _metric_limit_s)
+        self.active = False
 
 
-@dataclass
 class _Device:
-    tenant_id: str
-    kind: str
-    series: dict[str, _Series] = field(default_factory=dict)
-    # The device's latest distinct reading times: a metric is missing only when several
-    # instants passed without it, not while one message's readings are still arriving.
-    instants: deque[datetime] = field(default_factory=lambda: deque(maxlen=8))
-    deadline: datetime | None = None  # no reading at all past this: a dropout
-    limit_s: float | None = None  # the shortest limit of its judged series
-    scheduled: bool = False  # has an entry in the deadline heap
-    active: bool = False
+    __slots__ = ("active", "basis", "deadline", "instants", "kind", "limit_s", "scheduled",
+                 "series", "tenant_id")  # fmt: skip
+
+    def __init__(self, tenant_id: str, kind: str) -> None:
+        self.tenant_id = tenant_id
+        self.kind = kind
+        self.series: dict[str, _Series] = {}
+        # The device's latest distinct reading times: a metric is missing only when several
+        # instants passed without it, not while one message's readings are still arriving.
+        self.instants: deque[datetime] = deque(maxlen=8)
+        self.deadline: datetime | None = None  # no reading at all past this: a dropout
+        self.limit_s: float | None = None  # the shortest limit of its judged series
+        # The (latest instant, limit) the deadline was last computed from: every reading of
+        # an instant would otherwise compute the same deadline again.
+        self.basis: tuple[datetime, float] | None = None
+        self.scheduled = False  # has an entry in the deadline heap
+        self.active = False
+
+
+def _median(values: Iterable[float]) -> float:
+    """statistics.median's arithmetic, without its overhead (nine gaps, often)."""
+    data = sorted(values)
+    n = len(data)
+    if n % 2:
+        return data[n // 2]
+    i = n // 2
+    return (data[i - 1] + data[i]) / 2
 
 
 class DropoutDetector:
@@ -90,66 +109,105 @@ class DropoutDetector:
         self._heap: list[tuple[datetime, str]] = []
 
     def observe(self, reading: Reading) -> Iterable[Finding]:
+        # Every reading of every device: device-level work (the missing-metric scan, the
+        # deadline) once per new instant, the cadence re-learnt only when its gaps changed.
         dev = self._devices.get(reading.device_id)
         if dev is None:
             dev = self._devices[reading.device_id] = _Device(reading.tenant_id, reading.kind)
-        out: list[Finding] = []
-        if not dev.instants or reading.time > dev.instants[-1]:
-            dev.instants.append(reading.time)
-            out += self._missing(reading.device_id, dev)
+        out: list[Finding] | None = None
+        time = reading.time
+        instants = dev.instants
+        if not instants or time > instants[-1]:
+            instants.append(time)
+            if dev.series:
+                out = self._missing(reading.device_id, dev)
         s = dev.series.get(reading.metric)
         if s is None:
-            s = dev.series[reading.metric] = _Series(reading.time)
-            s.limit_s = self._limit_s(dev.kind, reading.metric, s)
-        elif reading.time > s.last:
-            gap = (reading.time - s.last).total_seconds()
+            profile = self.catalogue.interval_s(dev.kind, reading.metric) or 60
+            s = dev.series[reading.metric] = _Series(time, profile)
+            self._learn(s)
+        elif time > s.last:
+            gap = (time - s.last).total_seconds()
             if s.active:
                 s.active = False
+                if out is None:
+                    out = []
                 out.append(self._metric_clear(reading, gap))
             s.gaps.append(gap)
             s.count += 1
-            s.last = reading.time
+            s.last = time
             if s.count <= 16 or s.count % 16 == 0:  # the cadence settles; re-learn it now and then
-                s.limit_s = self._limit_s(dev.kind, reading.metric, s)
+                self._learn(s)
         if s.count >= self.p.min_readings:
             # Silent when nothing at all arrives for the shortest limit of its series: a
             # weather station's 60 s readings decide, not its 15-minute battery voltage.
-            if dev.limit_s is None or s.limit_s < dev.limit_s:
-                dev.limit_s = s.limit_s
-            deadline = dev.instants[-1] + timedelta(seconds=dev.limit_s)
-            if dev.deadline is None or deadline > dev.deadline:
-                dev.deadline = deadline  # the heap entry is moved lazily, when it expires
+            limit = dev.limit_s
+            if limit is None or s.limit_s < limit:
+                limit = dev.limit_s = s.limit_s
+            basis = dev.basis
+            newest = instants[-1]
+            deadline = dev.deadline
+            if basis is None or basis[0] is not newest or basis[1] != limit:
+                dev.basis = (newest, limit)
+                candidate = newest + timedelta(seconds=limit)
+                if deadline is None or candidate > deadline:
+                    # The heap entry is moved lazily, when it expires.
+                    deadline = dev.deadline = candidate
             if not dev.scheduled:
+                assert deadline is not None  # set with the first basis
                 dev.scheduled = True
-                heapq.heappush(self._heap, (dev.deadline, reading.device_id))
+                heapq.heappush(self._heap, (deadline, reading.device_id))
         if dev.active:
             dev.active = False
+            if out is None:
+                out = []
             out.append(self._device_clear(reading, dev))
-        return out
+        return out or ()
 
-    def _expected_s(self, kind: str, metric: str, s: _Series) -> float:
-        profile = self.catalogue.interval_s(kind, metric) or 60
-        learnt = median(s.gaps) if s.gaps else profile
-        return max(float(profile), learnt)
+    def _learn(self, s: _Series) -> None:
+        """_limit_s and _metric_limit_s, inlined: a new series re-learns at each of its first
+        16 readings."""
+        p = self.p
+        expected = float(s.profile_s)
+        if s.gaps:
+            data = sorted(s.gaps)
+            n = len(data)
+            learnt = data[n // 2] if n % 2 else (data[n // 2 - 1] + data[n // 2]) / 2
+            expected = max(expected, learnt)
+        s.limit_s = limit = max(p.min_gap_s, p.factor * expected)
+        s.metric_limit_s = max(p.metric_min_s, p.metric_factor * limit)
 
-    def _limit_s(self, kind: str, metric: str, s: _Series) -> float:
-        return max(self.p.min_gap_s, self.p.factor * self._expected_s(kind, metric, s))
+    def _expected_s(self, s: _Series) -> float:
+        learnt = _median(s.gaps) if s.gaps else s.profile_s
+        return max(float(s.profile_s), learnt)
+
+    def _limit_s(self, s: _Series) -> float:
+        return max(self.p.min_gap_s, self.p.factor * self._expected_s(s))
 
     def _metric_limit_s(self, s: _Series) -> float:
         return max(self.p.metric_min_s, self.p.metric_factor * s.limit_s)
 
-    def _missing(self, device_id: str, dev: _Device) -> list[Finding]:
+    def _missing(self, device_id: str, dev: _Device) -> list[Finding] | None:
         """Metrics the device has stopped sending while it reports others (new instant)."""
-        out: list[Finding] = []
-        newest = dev.instants[-1]
+        out: list[Finding] | None = None
+        instants = dev.instants
+        newest = instants[-1]
+        after = self.p.min_instants_after
+        # Instants strictly increase: "at least ``after`` instants later than s.last" is
+        # instants[-after] > s.last, one comparison, checked first (it rules out every metric
+        # of the last message or two).
+        enough = after <= len(instants)
+        cutoff = instants[-after] if 0 < after <= len(instants) else None
         for metric, s in dev.series.items():
             if s.active or s.count < self.p.min_readings:
                 continue
-            if (newest - s.last).total_seconds() <= self._metric_limit_s(s):
+            if not enough or (cutoff is not None and not cutoff > s.last):
                 continue
-            if sum(1 for t in dev.instants if t > s.last) < self.p.min_instants_after:
+            if (newest - s.last).total_seconds() <= s.metric_limit_s:
                 continue
             s.active = True
+            if out is None:
+                out = []
             out.append(self._metric_open(device_id, dev, metric, s, newest))
         return out
 
@@ -176,7 +234,7 @@ class DropoutDetector:
     def _device_open(self, device_id: str, dev: _Device, watermark: datetime) -> Finding:
         assert dev.deadline is not None
         last = max(s.last for s in dev.series.values())
-        expected = min(self._expected_s(dev.kind, m, s) for m, s in dev.series.items())
+        expected = min(self._expected_s(s) for s in dev.series.values())
         reason = (
             f"no reading of any metric since {last:%Y-%m-%d %H:%M:%S} UTC, "
             f"{duration(watermark - last)} of event time; expected every "
@@ -193,13 +251,13 @@ class DropoutDetector:
     def _metric_open(
         self, device_id: str, dev: _Device, metric: str, s: _Series, watermark: datetime
     ) -> Finding:
-        limit = self._metric_limit_s(s)
+        limit = s.metric_limit_s
         reason = (
             f"{metric} missing (not received, or rejected by ingest) since "
             f"{s.last:%Y-%m-%d %H:%M:%S} UTC "
             f"({duration(watermark - s.last)} of event time) while the device's other "
             f"metrics still arrive; "
-            f"expected every {duration(self._expected_s(dev.kind, metric, s))}, dropout after "
+            f"expected every {duration(self._expected_s(s))}, dropout after "
             f"{duration(limit)}"
         )
         return Finding(

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from statistics import median
 
 from psycopg import Connection
@@ -57,15 +58,37 @@ class FlatlineParams:
     saturating: frozenset[tuple[str, str]] = frozenset({("drainage_sensor", "level")})
 
 
-@dataclass
-class _Run:
-    value: float
-    start: datetime
-    last: datetime
-    before: tuple[float, ...]  # the readings just before it (one per earlier run)
-    usual_step: float | None  # the series' typical step between distinct values
-    count: int = 1
-    active: bool = False
+class _Series:
+    """One (device, metric)'s state: the profile's range resolved once, the current run of
+    equal values kept in place (most readings start a new run: a live sensor rarely repeats),
+    and the ring of recent run values, from which a run's ``before`` is read only when it is
+    judged."""
+
+    __slots__ = (
+        "active", "count", "held", "high", "kind", "last", "low", "min_s", "recent", "start",
+        "step", "steps_seen", "unit", "usual", "value",
+    )  # fmt: skip
+
+    def __init__(self, kind: str, low: float, high: float, unit: str, min_s: float,
+                 window: int) -> None:  # fmt: skip
+        self.kind = kind
+        self.low = low
+        self.high = high
+        self.unit = unit
+        self.min_s = min_s  # max(min_s, (min_count - 1) profile intervals)
+        # The current run (count 0: none yet).
+        self.value = 0.0
+        self.start: datetime | None = None
+        self.last: datetime | None = None
+        self.count = 0
+        self.active = False
+        self.usual: float | None = None  # the series' typical step when the run began
+        # One value per run, the current run's last: ``window`` + 1 so the ``window`` values
+        # before the current run are all still there when it is judged.
+        self.recent: deque[float] = deque(maxlen=window + 1)
+        self.step: float | None = None  # EWMA of |step| between runs
+        self.steps_seen = 0
+        self.held: deque[float] | None = None  # values of recent long runs
 
 
 class FlatlineDetector:
@@ -76,79 +99,110 @@ class FlatlineDetector:
         # What observe() judges, declared so the engine routes nothing else here.
         self.kinds, self.metrics = series_interest(self.p.series)
         self.catalogue = catalogue or Catalogue()
-        self._runs: dict[tuple[str, str], _Run] = {}
-        self._recent: dict[tuple[str, str], deque[float]] = {}
-        self._step: dict[tuple[str, str], float] = {}  # EWMA of |step| between runs
-        self._steps_seen: dict[tuple[str, str], int] = {}
-        self._held: dict[tuple[str, str], deque[float]] = {}  # values of recent long runs
+        self._series: dict[tuple[str, str], _Series] = {}
 
-    def observe(self, reading: Reading) -> Iterable[Finding]:
+    def _resolve(self, reading: Reading, s: _Series | None) -> _Series | None:
+        """The series' state with its kind's spec, or None when this kind/metric is not judged
+        (first sight of a series, or a device re-registered as another kind)."""
         metrics = self.p.series.get(reading.kind)
         if metrics is None or reading.metric not in metrics:
-            return ()
+            return None
         spec = self.catalogue.spec(reading.kind, reading.metric)
-        if spec is None or not spec.min <= reading.value <= spec.max:
-            return ()  # out-of-range readings are the out-of-range detector's
-        key = (reading.device_id, reading.metric)
-        run = self._runs.get(key)
-        if run is not None and reading.time <= run.last:
-            return ()  # a duplicate or late reading says nothing about stillness now
-        recent = self._recent.get(key)
-        if recent is None:
-            recent = self._recent[key] = deque(maxlen=self.p.ceiling_window)
-        eps = max(self.p.tolerance, 1e-9 * max(1.0, abs(reading.value)))
-        if run is not None and abs(reading.value - run.value) <= eps:
-            run.count += 1
-            run.last = reading.time
-            held = (run.last - run.start).total_seconds()
-            min_s = max(self.p.min_s, (self.p.min_count - 1) * spec.interval_s)
-            if (
-                not run.active and run.count >= self.p.min_count and held >= min_s
-                and not self._explained(reading, spec.min, spec.max, run)
-            ):  # fmt: skip
-                run.active = True
-                return (self._finding(reading, run, spec.unit, active=True),)
-            return ()
-        if run is not None and run.count >= self.p.held_count:
-            self._held.setdefault(key, deque(maxlen=20)).append(run.value)
-        usual = self._step.get(key)
-        self._runs[key] = _Run(reading.value, reading.time, reading.time, tuple(recent), usual)
-        if recent:
-            step = abs(reading.value - recent[-1])
-            n = self._steps_seen[key] = self._steps_seen.get(key, 0) + 1
-            weight = max(1 / n, STEP_WEIGHT)
-            self._step[key] = step if usual is None else usual + weight * (step - usual)
-        recent.append(reading.value)
-        if run is not None and run.active:
-            return (self._finding(reading, run, spec.unit, active=False),)
-        return ()
+        if spec is None:
+            return None
+        min_s = max(self.p.min_s, (self.p.min_count - 1) * spec.interval_s)
+        if s is None:
+            s = _Series(reading.kind, spec.min, spec.max, spec.unit, min_s, self.p.ceiling_window)
+            self._series[(reading.device_id, reading.metric)] = s
+        else:
+            s.kind, s.low, s.high, s.unit = reading.kind, spec.min, spec.max, spec.unit
+            s.min_s = min_s
+        return s
 
-    def _explained(self, r: Reading, low: float, high: float, run: _Run) -> bool:
-        margin = self.p.bound_share * (high - low)
-        if r.value <= low + margin or r.value >= high - margin:
+    def observe(self, reading: Reading) -> Iterable[Finding]:
+        # Called for every reading of ~10 metrics of every station: one dict look-up, no
+        # catalogue look-up and no allocation unless a run ends a long one or opens an alert.
+        s = self._series.get((reading.device_id, reading.metric))
+        if s is None or s.kind != reading.kind:
+            s = self._resolve(reading, s)
+            if s is None:
+                return ()
+        value = reading.value
+        if not s.low <= value <= s.high:
+            return ()  # out-of-range readings are the out-of-range detector's
+        time = reading.time
+        count = s.count
+        if count:
+            if time <= s.last:  # type: ignore[operator]
+                return ()  # a duplicate or late reading says nothing about stillness now
+            # |value - run value| <= max(tolerance, 1e-9 * max(1, |value|)), without the calls.
+            diff = value - s.value
+            if diff < 0.0:
+                diff = -diff
+            if (
+                diff <= self.p.tolerance or diff <= 1e-9
+                or diff <= 1e-9 * (value if value >= 0.0 else -value)
+            ):  # fmt: skip
+                count = s.count = count + 1
+                s.last = time
+                if (
+                    not s.active and count >= self.p.min_count
+                    and (time - s.start).total_seconds() >= s.min_s  # type: ignore[operator]
+                    and not self._explained(reading, s)
+                ):  # fmt: skip
+                    s.active = True
+                    return (self._finding(reading, s, active=True),)
+                return ()
+        out: tuple[Finding, ...] = ()
+        if count:
+            if s.active:
+                out = (self._finding(reading, s, active=False),)
+            if count >= self.p.held_count:
+                if s.held is None:
+                    s.held = deque(maxlen=20)
+                s.held.append(s.value)
+        usual = s.step
+        s.value, s.start, s.last, s.count, s.active, s.usual = value, time, time, 1, False, usual
+        recent = s.recent
+        if recent:
+            step = abs(value - recent[-1])
+            n = s.steps_seen = s.steps_seen + 1
+            weight = 1 / n  # a plain mean at first, then max(1 / n, STEP_WEIGHT)
+            if weight < STEP_WEIGHT:
+                weight = STEP_WEIGHT
+            s.step = step if usual is None else usual + weight * (step - usual)
+        recent.append(value)
+        return out
+
+    def _explained(self, r: Reading, s: _Series) -> bool:
+        margin = self.p.bound_share * (s.high - s.low)
+        if r.value <= s.low + margin or r.value >= s.high - margin:
             return True
-        if len(run.before) < self.p.ceiling_window or run.usual_step is None:
+        before = tuple(s.recent)[:-1]  # the run values just before this run
+        if len(before) < self.p.ceiling_window or s.usual is None:
             return True  # no past to judge by (see the module docstring)
-        near = self.p.ceiling_share * max(abs(run.value), 1e-9)
-        top = run.value >= max(run.before) - near
-        bottom = run.value <= min(run.before) + near
+        near = self.p.ceiling_share * max(abs(s.value), 1e-9)
+        top = s.value >= max(before) - near
+        bottom = s.value <= min(before) + near
         if (r.kind, r.metric) in self.p.saturating and top:
             return True
         if not (top or bottom):
             return False
-        if run.value in self._held.get((r.device_id, r.metric), ()):
+        if s.held is not None and s.value in s.held:
             return True
-        close = sum(1 for v in run.before if abs(v - run.value) <= near / 2)
+        close = sum(1 for v in before if abs(v - s.value) <= near / 2)
         if close >= self.p.pressing_count:
             return True
-        steps = [abs(b - a) for a, b in zip(run.before, run.before[1:], strict=False)]
-        return median(steps) < self.p.calm_ratio * run.usual_step
+        steps = [abs(b - a) for a, b in pairwise(before)]
+        return median(steps) < self.p.calm_ratio * s.usual
 
     def tick(self, watermark: datetime) -> Iterable[Finding]:
         return ()
 
-    def _finding(self, reading: Reading, run: _Run, unit: str, *, active: bool) -> Finding:
-        held = run.last - run.start
+    def _finding(self, reading: Reading, run: _Series, *, active: bool) -> Finding:
+        """Built before the run is replaced: ``run`` holds the run being reported."""
+        held = run.last - run.start  # type: ignore[operator]
+        unit = run.unit
         stuck = with_unit(run.value, unit)
         if active:
             title = f"{reading.metric} flat for {duration(held)}"

@@ -29,6 +29,7 @@ from psycopg.rows import tuple_row
 from analytics.alerts import Finding, Reading
 from analytics.quality.catalogue import Catalogue
 from analytics.quality.wording import with_unit
+from devices.profiles import MetricSpec
 from ioc_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,23 @@ class _State:
     in_range: deque[datetime] = field(default_factory=lambda: deque(maxlen=CLEAR_AFTER))
 
 
-CLEAR_AFTER = 3
+CLEAR_AFTER = 3  # _Series keeps exactly this many in-range times (t1..t3): change both
+
+
+class _Series:
+    """One (device, metric): its kind's range resolved once, and its latest in-range reading
+    times (``t1`` newest) until it is first out of range (then its ``_State`` holds them).
+    Three slots, not a deque: a deque's block is ~600 bytes, and this is every series."""
+
+    __slots__ = ("high", "kind", "low", "state", "t1", "t2", "t3", "unit")
+
+    def __init__(self, kind: str, spec: MetricSpec) -> None:
+        self.kind = kind
+        self.low, self.high, self.unit = spec.min, spec.max, spec.unit
+        self.t1: datetime | None = None
+        self.t2: datetime | None = None
+        self.t3: datetime | None = None
+        self.state: _State | None = None
 
 
 class OutOfRangeDetector:
@@ -55,43 +72,54 @@ class OutOfRangeDetector:
         # Every profile's every metric has a plausible range: no narrower routing to declare.
         self.kinds: frozenset[str] | None = None
         self.metrics: frozenset[str] | None = None
-        self._state: dict[tuple[str, str], _State] = {}
-        # The last in-range reading times of series never out of range: a tuple, not a
-        # state object, since this is every reading of a healthy fleet.
-        self._recent_in: dict[tuple[str, str], tuple[datetime, ...]] = {}
+        self._series: dict[tuple[str, str], _Series] = {}
 
-    def observe(self, reading: Reading) -> Iterable[Finding]:
+    def _resolve(self, reading: Reading, s: _Series | None) -> _Series | None:
         spec = self.catalogue.spec(reading.kind, reading.metric)
         if spec is None:
-            return ()
-        key = (reading.device_id, reading.metric)
-        unit = spec.unit
-        if spec.min <= reading.value <= spec.max:
-            state = self._state.get(key)
+            return None
+        if s is None:
+            s = self._series[(reading.device_id, reading.metric)] = _Series(reading.kind, spec)
+        else:  # the device was registered again as another kind
+            s.kind, s.low, s.high, s.unit = reading.kind, spec.min, spec.max, spec.unit
+        return s
+
+    def observe(self, reading: Reading) -> Iterable[Finding]:
+        # Every reading of the fleet: one dict look-up and, for a series never out of range,
+        # an append to its ring of in-range times.
+        s = self._series.get((reading.device_id, reading.metric))
+        if s is None or s.kind != reading.kind:
+            s = self._resolve(reading, s)
+            if s is None:
+                return ()
+        unit = s.unit
+        if s.low <= reading.value <= s.high:
+            state = s.state
             if state is None:  # the common case: a series that has never been out of range
-                recent = self._recent_in.get(key, ())
-                if not recent or reading.time > recent[-1]:
-                    self._recent_in[key] = (*recent[-(CLEAR_AFTER - 1) :], reading.time)
+                if s.t1 is None or reading.time > s.t1:
+                    s.t3, s.t2, s.t1 = s.t2, s.t1, reading.time
                 return ()
             if state.in_range and reading.time <= state.in_range[-1]:
                 return ()
             state.in_range.append(reading.time)
             return self._maybe_clear(reading, state, unit)
-        state = self._state.get(key)
+        state = s.state
         if state is None:
-            state = self._state[key] = _State()
-            state.in_range.extend(self._recent_in.pop(key, ()))
+            state = s.state = _State()
+            state.in_range.extend(t for t in (s.t3, s.t2, s.t1) if t is not None)
+            s.t1 = s.t2 = s.t3 = None
         if state.last_out is None or reading.time > state.last_out:
             state.last_out = reading.time
         out: list[Finding] = []
         if not state.active:
             state.active = True
-            bound = spec.max if reading.value > spec.max else spec.min
-            side = "above the maximum" if reading.value > spec.max else "below the minimum"
+            low, high = s.low, s.high
+            bound = high if reading.value > high else low
+            side = "above the maximum" if reading.value > high else "below the minimum"
             reason = (
                 f"{reading.metric} read {with_unit(reading.value, unit)}, {side} "
                 f"{with_unit(bound, unit)} the {reading.kind} profile allows (plausible range "
-                f"{with_unit(spec.min, unit)} to {with_unit(spec.max, unit)}): a sensor or "
+                f"{with_unit(low, unit)} to {with_unit(high, unit)}): a sensor or "
                 f"transmission fault, not a real value; ingest keeps it out of the telemetry"
             )
             out.append(Finding(

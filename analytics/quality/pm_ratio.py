@@ -13,7 +13,7 @@ live one is the flat-line detector's finding, not a PM2.5/PM10 inconsistency.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from psycopg import Connection
@@ -36,15 +36,24 @@ class PmRatioParams:
     frozen_after: int = 4  # fewer than min_count: a frozen channel never opens one
 
 
-@dataclass
 class _Station:
-    pm25: tuple[datetime, float] | None = None
-    pm10: tuple[datetime, float] | None = None
-    last_pair: datetime | None = None
-    bad: int = 0
-    good: int = 0
-    active: bool = False
-    repeats: dict[str, int] = field(default_factory=lambda: {"pm25": 0, "pm10": 0})
+    """A station's latest PM2.5 and PM10 (time, value), kept as fields: two readings of every
+    station message come through here."""
+
+    __slots__ = ("active", "bad", "good", "last_pair", "pm10_t", "pm10_v", "pm25_t", "pm25_v",
+                 "repeats10", "repeats25")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.pm25_t: datetime | None = None
+        self.pm25_v = 0.0
+        self.pm10_t: datetime | None = None
+        self.pm10_v = 0.0
+        self.last_pair: datetime | None = None
+        self.bad = 0
+        self.good = 0
+        self.active = False
+        self.repeats25 = 0  # identical readings in a row, after the first
+        self.repeats10 = 0
 
 
 class PmRatioDetector:
@@ -56,27 +65,39 @@ class PmRatioDetector:
         self._stations: dict[str, _Station] = {}
 
     def observe(self, reading: Reading) -> Iterable[Finding]:
-        if reading.kind != STATION_KIND or reading.metric not in ("pm25", "pm10"):
+        if reading.kind != STATION_KIND:
             return ()
-        st = self._stations.setdefault(reading.device_id, _Station())
-        previous = st.pm25 if reading.metric == "pm25" else st.pm10
-        if previous is not None and reading.time > previous[0]:
-            same = reading.value == previous[1]
-            st.repeats[reading.metric] = st.repeats[reading.metric] + 1 if same else 0
-        if reading.metric == "pm25":
-            st.pm25 = (reading.time, reading.value)
+        metric = reading.metric
+        st = self._stations.get(reading.device_id)
+        time, value = reading.time, reading.value
+        if metric == "pm25":
+            if st is None:
+                st = self._stations[reading.device_id] = _Station()
+            previous = st.pm25_t
+            if previous is not None and time > previous:
+                st.repeats25 = st.repeats25 + 1 if value == st.pm25_v else 0
+            st.pm25_t, st.pm25_v = time, value
+        elif metric == "pm10":
+            if st is None:
+                st = self._stations[reading.device_id] = _Station()
+            previous = st.pm10_t
+            if previous is not None and time > previous:
+                st.repeats10 = st.repeats10 + 1 if value == st.pm10_v else 0
+            st.pm10_t, st.pm10_v = time, value
         else:
-            st.pm10 = (reading.time, reading.value)
-        if st.pm25 is None or st.pm10 is None:
             return ()
-        (t25, pm25), (t10, pm10) = st.pm25, st.pm10
+        t25, t10 = st.pm25_t, st.pm10_t
+        if t25 is None or t10 is None:
+            return ()
+        pm25, pm10 = st.pm25_v, st.pm10_v
         at = max(t25, t10)
-        if abs((t25 - t10).total_seconds()) > self.p.pair_tolerance_s:
+        apart = 0.0 if t25 == t10 else abs((t25 - t10).total_seconds())
+        if apart > self.p.pair_tolerance_s:
             return ()
         if st.last_pair is not None and at <= st.last_pair:
             return ()
         st.last_pair = at
-        if max(st.repeats.values()) + 1 >= self.p.frozen_after:
+        if max(st.repeats25, st.repeats10) + 1 >= self.p.frozen_after:
             return ()
         limit = pm10 * (1 + self.p.relative) + self.p.absolute
         if pm25 > limit:

@@ -14,17 +14,18 @@ waits one reading, and the finding carries the spike's own event time.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from statistics import median
 
 from psycopg import Connection
 
 from analytics.alerts import Finding, Reading
 from analytics.quality.catalogue import SPIKE_SERIES, Catalogue, series_interest
 from analytics.quality.wording import num, with_unit
+from devices.profiles import MetricSpec
 from ioc_core.settings import Settings
 
 KIND = "quality_spike"
@@ -52,11 +53,43 @@ class _Excursion:
     values: tuple[float, ...]
 
 
-@dataclass
 class _Series:
-    values: deque[float]
-    last: datetime
-    excursion: _Excursion | None = None
+    """One (device, metric): its kind's range resolved once, and the reference window kept
+    twice, in arrival order (what leaves next) and sorted (its median without a sort)."""
+
+    __slots__ = ("excursion", "floor", "high", "kind", "last", "low", "ratio", "sorted", "unit",
+                 "values")  # fmt: skip
+
+    def __init__(self, kind: str, spec: MetricSpec, p: SpikeParams) -> None:
+        self.kind = kind
+        self.values: deque[float] = deque(maxlen=p.window)
+        self.sorted: list[float] = []  # == sorted(values), equal values in arrival order
+        self.last: datetime | None = None  # None: no reading yet
+        self.excursion: _Excursion | None = None
+        self.set_spec(spec, p)
+
+    def set_spec(self, spec: MetricSpec, p: SpikeParams) -> None:
+        self.low, self.high, self.unit = spec.min, spec.max, spec.unit
+        self.floor = p.range_floor * (spec.max - spec.min)
+        self.ratio = spec.min >= 0 and spec.unit != "Cel"  # a ratio scale: relative floor too
+
+    def push(self, value: float) -> None:
+        values, ordered = self.values, self.sorted
+        if len(values) == values.maxlen:
+            # The oldest of equal values sits first among them (insort puts a value after its
+            # equals), so the list stays exactly what sorted(values) gives.
+            del ordered[bisect_left(ordered, values[0])]
+        values.append(value)
+        insort(ordered, value)
+
+
+def _median_sorted(ordered: list[float]) -> float:
+    """statistics.median of an already sorted list (same arithmetic, no copy, no sort)."""
+    n = len(ordered)
+    if n % 2:
+        return ordered[n // 2]
+    i = n // 2
+    return (ordered[i - 1] + ordered[i]) / 2
 
 
 class SpikeDetector:
@@ -69,51 +102,102 @@ class SpikeDetector:
         self.catalogue = catalogue or Catalogue()
         self._series: dict[tuple[str, str], _Series] = {}
 
-    def observe(self, reading: Reading) -> Iterable[Finding]:
+    def _resolve(self, reading: Reading, s: _Series | None) -> _Series | None:
+        """The series' state with its kind's spec; None when this kind/metric is not judged."""
         metrics = self.p.series.get(reading.kind)
         if metrics is None or reading.metric not in metrics:
-            return ()
+            return None
         spec = self.catalogue.spec(reading.kind, reading.metric)
-        if spec is None or not spec.min <= reading.value <= spec.max:
-            return ()
-        key = (reading.device_id, reading.metric)
-        s = self._series.get(key)
+        if spec is None:
+            return None
         if s is None:
-            self._series[key] = _Series(deque([reading.value], maxlen=self.p.window), reading.time)
+            s = self._series[(reading.device_id, reading.metric)] = _Series(
+                reading.kind, spec, self.p
+            )
+        else:
+            s.kind = reading.kind
+            s.set_spec(spec, self.p)
+        return s
+
+    def observe(self, reading: Reading) -> Iterable[Finding]:
+        # Every reading of the watched series: the rolling median is read off a sorted window,
+        # and the MAD is only computed when the reading is past the floor (below the floor a
+        # reading is never a departure, whatever the MAD).
+        s = self._series.get((reading.device_id, reading.metric))
+        if s is None or s.kind != reading.kind:
+            s = self._resolve(reading, s)
+            if s is None:
+                return ()
+        value = reading.value
+        if not s.low <= value <= s.high:
+            return ()
+        if s.last is None:
+            s.last = reading.time
+            s.push(value)
             return ()
         if reading.time <= s.last:
             return ()
         s.last = reading.time
         if len(s.values) < self.p.min_history:
-            s.values.append(reading.value)
+            s.push(value)
             return ()
         exc = s.excursion
         if exc is not None:
             # Judged against the reference from before the excursion began.
-            if abs(reading.value - exc.ref) > exc.limit:
-                peak = reading if abs(reading.value - exc.ref) > abs(exc.peak.value - exc.ref) \
+            if abs(value - exc.ref) > exc.limit:
+                peak = reading if abs(value - exc.ref) > abs(exc.peak.value - exc.ref) \
                     else exc.peak  # fmt: skip
-                values = (*exc.values, reading.value)
+                values = (*exc.values, value)
                 if len(values) > self.p.max_burst:
                     s.excursion = None  # a step, not a spike: the new level is the reference
-                    s.values.extend(values)
+                    for v in values:
+                        s.push(v)
                 else:
                     s.excursion = _Excursion(exc.first, peak, exc.ref, exc.mad, exc.limit, values)
                 return ()
             s.excursion = None
-            s.values.append(reading.value)
-            return (self._spike(exc, spec.unit), self._clear(reading, spec.unit, exc.ref))
-        ref = median(s.values)
-        mad = median(abs(v - ref) for v in s.values)
-        floor = self.p.range_floor * (spec.max - spec.min)
-        if spec.min >= 0 and spec.unit != "Cel":
-            floor = max(floor, self.p.relative_floor * abs(ref))
-        limit = max(self.p.k * MAD_TO_SIGMA * mad, floor)
-        if abs(reading.value - ref) > limit:
-            s.excursion = _Excursion(reading, reading, ref, mad, limit, (reading.value,))
-            return ()
-        s.values.append(reading.value)
+            s.push(value)
+            return (self._spike(exc, s.unit), self._clear(reading, s.unit, exc.ref))
+        ordered = s.sorted
+        n = len(ordered)
+        ref = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+        floor = s.floor
+        if s.ratio:
+            relative = self.p.relative_floor * abs(ref)
+            if relative > floor:
+                floor = relative
+        departure = abs(value - ref)
+        if departure > floor and not self._within_mad(ordered, ref, departure):
+            mad = _median_sorted(sorted([abs(v - ref) for v in ordered]))
+            limit = max(self.p.k * MAD_TO_SIGMA * mad, floor)
+            if departure > limit:
+                s.excursion = _Excursion(reading, reading, ref, mad, limit, (value,))
+                return ()
+        # Within the floor, or within k MADs (the limit is the larger of the two): slide the
+        # window (s.push, inlined: this is nearly every reading).
+        window = s.values
+        if len(window) == window.maxlen:
+            del ordered[bisect_left(ordered, window[0])]
+        window.append(value)
+        insort(ordered, value)
         return ()
+
+    def _within_mad(self, ordered: list[float], ref: float, departure: float) -> bool:
+        """True only if ``departure`` <= k x 1.4826 x MAD for sure, told without computing the
+        MAD: if at most (n - 1) // 2 window values lie within departure / (k x 1.4826) of the
+        median (two bisects, the bounds widened past any rounding), the MAD is at least that.
+        False means "compute it"."""
+        scale = self.p.k * MAD_TO_SIGMA
+        if not scale > 0.0:
+            return False
+        reach = departure / scale * (1.0 + 1e-12)
+        if not reach > 1e-290:
+            return False
+        margin = 1e-9 * (abs(ref) + reach) + 1e-300
+        inside = bisect_right(ordered, ref + reach + margin) - bisect_left(
+            ordered, ref - reach - margin
+        )
+        return inside <= (len(ordered) - 1) // 2
 
     def tick(self, watermark: datetime) -> Iterable[Finding]:
         return ()
