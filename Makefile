@@ -12,7 +12,7 @@ demo: setup
 # Unit + real-service integration, then the browser tests in their own pytest process
 # (sync Playwright and asyncio tests clash in one process). Honest exit code: any failure fails.
 test: setup lint
-	$(VENV)/pytest -m "not browser"
+	$(VENV)/pytest -m "not browser" --durations=15
 	$(VENV)/pytest -m browser
 
 test-fast: setup
