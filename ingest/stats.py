@@ -54,6 +54,11 @@ class IngestMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
         )  # fmt: skip
         self.pending = Gauge("ioc_ingest_pending_messages", "Decoded, not yet written", registry=r)
+        self.stream_late = Counter(
+            "ioc_ingest_stream_late_batches",
+            "Committed batches whose readings-stream messages the broker had not taken in time",
+            registry=r,
+        )
         self.connected = Gauge("ioc_ingest_broker_connected", "1 while connected", registry=r)
         self.db_up = Gauge("ioc_ingest_database_up", "0 while writes are failing", registry=r)
 

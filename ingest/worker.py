@@ -47,6 +47,8 @@ _POLL_S = 0.005
 # Rows per readings-stream message: 24 bytes each keeps a message under the broker's default
 # 64 KiB packet limit (mqtt_max_packet_size).
 _STREAM_ROWS = 2_500
+# How long a committed batch waits for the broker to take its readings-stream messages.
+_STREAM_WAIT_S = 5.0
 # Worth retrying at once: the database is fine, two workers just collided.
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
@@ -113,6 +115,7 @@ class IngestWorker:
         self._room.set()
         self._cache: RegistryCache | None = None
         self._client: mqtt.Client | None = None
+        self._stream: mqtt.Client | None = None
         self._unseen: dict[int, datetime] = {}  # stored, last_seen not yet written
         self._seen_at = -float("inf")
         # A client id is free text to the broker; the stream's topic needs a segment.
@@ -309,8 +312,8 @@ class IngestWorker:
                 return False
             delay = min(delay * 2, _RETRY_MAX_S)
         assert self._client is not None
-        if self.readings_topic is not None:
-            self._publish_readings(self._client, self.readings_topic, batch)
+        if self._stream is not None and self.readings_topic is not None:
+            self._publish_readings(self._stream, self.readings_topic, batch)
         ack_batch(self._client, [item.mid for item in batch if item.qos == 1])
         lags = [committed - i.decoded.rows[0][0].timestamp() for i in batch if i.decoded.rows]
         dead_reasons = [i.decoded.dead.reason for i in batch if i.decoded.dead is not None]
@@ -327,8 +330,34 @@ class IngestWorker:
         them, so a consumer may see a reading twice but never misses one that was stored.
         """
         rows = [row for item in batch for row in item.decoded.rows]
-        for start in range(0, len(rows), _STREAM_ROWS):
-            client.publish(topic, pack_rows(rows[start : start + _STREAM_ROWS]), qos=1)
+        sent = [client.publish(topic, pack_rows(rows[start : start + _STREAM_ROWS]), qos=1)
+                for start in range(0, len(rows), _STREAM_ROWS)]  # fmt: skip
+        # The stream has its own connection (see run), so nothing orders its publishes before
+        # the acknowledgements: wait for the broker to have them, within reason. Past the
+        # limit the rows are stored all the same, and the engine is told by the gap in its
+        # log rather than the devices' messages being held.
+        deadline = time.monotonic() + _STREAM_WAIT_S
+        for info in sent:
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+        if not all(info.is_published() for info in sent):
+            self.stats.metrics.stream_late.inc()
+            log.warning("readings stream: the broker had not taken a batch after %.0f s",
+                        _STREAM_WAIT_S)  # fmt: skip
+
+    def _connect_stream(self) -> mqtt.Client:
+        """The readings stream's own connection. On the devices' connection its publishes
+        would wait behind ingest's backpressure, which stops that connection's network loop
+        exactly when ingest falls behind: the engine would then be further behind than the
+        database."""
+        stream = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.client_id}-readings",
+                             clean_session=True)  # fmt: skip
+        if self.s.mqtt_username:
+            stream.username_pw_set(self.s.mqtt_username, self.s.mqtt_password)
+        stream.max_inflight_messages_set(1_000)
+        stream.reconnect_delay_set(min_delay=1, max_delay=30)
+        stream.connect_async(self.s.mqtt_host, self.s.mqtt_port, keepalive=30)
+        stream.loop_start()
+        return stream
 
     def run(self, stop: threading.Event) -> None:
         metrics_server = None
@@ -364,6 +393,8 @@ class IngestWorker:
         client.on_message = self._on_message
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client = client
+        if self.readings_topic is not None:
+            self._stream = self._connect_stream()
         client.connect_async(self.s.mqtt_host, self.s.mqtt_port, keepalive=30)
         client.loop_start()
         try:
@@ -386,6 +417,9 @@ class IngestWorker:
         finally:
             client.disconnect()
             client.loop_stop()
+            if self._stream is not None:
+                self._stream.disconnect()
+                self._stream.loop_stop()
             for writer in writers:
                 writer.conn.close()
             lookup_conn.close()
