@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import numpy as np
 
 from edge.config import ProcessingConfig
 from edge.images import Image
@@ -24,6 +25,10 @@ _FOREGROUND = 200
 # side by side.
 _OPEN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 7))
+# The top share of a blob's rows whose column cover is its top_fill; blobs narrower than
+# _TOP_MIN_PX are two-wheelers anyway and not measured.
+_TOP_ROWS = 0.3
+_TOP_MIN_PX = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,12 @@ class Blob:
     x1: int  # exclusive
     y1: int  # exclusive
     area: int  # foreground pixels
+    # A piece cut from a blob that several tracked vehicles merged into (edge/track.py).
+    shared: bool = False
+    # Share of the box's columns with foreground in its top rows (_TOP_ROWS): about 1 for a car
+    # (roof as wide as the body), low for a rider over a headlight pool or two riders side by
+    # side, whose bottom edge is as wide as a car's.
+    top_fill: float = 1.0
 
     @property
     def contact(self) -> tuple[float, float]:
@@ -71,9 +82,12 @@ class Detector:
                 detectShadows=cfg.shadows,
             )
         self.mask: Mask | None = None
+        # The last subtractor output (255 foreground, 127 shadow, 0 background).
+        self.raw: Mask | None = None
 
     def foreground(self, frame: Image, learning_rate: float = -1.0) -> Mask:
         raw = self.subtractor.apply(frame, learningRate=learning_rate)
+        self.raw = raw
         _, fg = cv2.threshold(raw, _FOREGROUND, 255, cv2.THRESH_BINARY)
         if self.roi is not None:
             cv2.bitwise_and(fg, self.roi, dst=fg)
@@ -83,6 +97,14 @@ class Detector:
     def clean(fg: Mask) -> Mask:
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _OPEN)
         return cv2.morphologyEx(fg, cv2.MORPH_CLOSE, _CLOSE)
+
+    def _top_fill(self, fg: Mask, x: int, y: int, w: int, h: int) -> float:
+        """Share of the box's columns covered in its top rows, shadow pixels included: the
+        roof of a dark car in sunlight is as dark as a shadow and marked as one."""
+        n = max(1, round(h * _TOP_ROWS))
+        src = self.raw if self.raw is not None and self.raw.shape == fg.shape else fg
+        cover = np.count_nonzero(src[y : y + n, x : x + w], axis=0)
+        return float(np.count_nonzero(cover >= max(1, n // 3))) / w
 
     def blobs(self, fg: Mask) -> list[Blob]:
         # Outer contours rather than connected-component labelling: the same regions (holes
@@ -95,6 +117,10 @@ class Detector:
             if w * h < min_px:
                 continue
             area = int(cv2.contourArea(contour)) + len(contour)  # the outline counts too
-            if area >= min_px:
-                out.append(Blob(x, y, x + w, y + h, area))
+            if area < min_px:
+                continue
+            top = 1.0
+            if w >= _TOP_MIN_PX:
+                top = self._top_fill(fg, x, y, w, h)
+            out.append(Blob(x, y, x + w, y + h, area, top_fill=top))
         return out
