@@ -263,9 +263,11 @@ class ClassificationConfig(_Strict):
     # Apparent length again: a bus or truck measures 15 m and more from 11 m up; two cars or a
     # car and motorbikes merged measure 8-12 m.
     bus_truck_min_length_m: float = Field(12.0, gt=0)
-    # Two-wheelers slower than this are bicycles: a bicycle and a motorbike have almost the
-    # same footprint, speed is what separates them in a city (urban motorbikes ~30 km/h).
-    bicycle_max_speed_kmh: float = Field(16.0, ge=0)
+    # Two-wheelers that never went this fast over the last ~2.5 s of their track, with no
+    # vehicle close ahead, are bicycles: a bicycle and a motorbike have almost the same
+    # footprint; speed is what separates them in a city (cyclists 12-18 km/h, urban motorbikes
+    # ~30 km/h unless held up by the vehicle in front).
+    bicycle_max_speed_kmh: float = Field(18.0, ge=0)
 
 
 class OutboxConfig(_Strict):

@@ -51,8 +51,10 @@ _MIN_HITS_CUT = 12
 # sideways sets the pace of the one behind it (motorbikes keep ~1 m beside each other).
 _LEADER_M = 8.0
 _LEADER_LATERAL_M = 1.0
-# Speed is measured over this much of the track's recent path.
+# Speed is measured over this much of the track's recent path (windows of at least the
+# second figure count for the track's top speed).
 _SPEED_WINDOW_S = 0.6
+_SPEED_MIN_WINDOW_S = 0.4
 # The contact point may move this fast (m/s, plus _JUMP_SLACK_M) across the line between two
 # matched frames; faster is a track that jumped to another vehicle (one ahead left the view or
 # was occluded), whose "crossing" runs against the traffic.
@@ -105,6 +107,7 @@ def classify(
     *,
     led: bool = False,
     top_fill: float = 1.0,
+    top_speed_kmh: float | None = None,
 ) -> str:
     """Calibrated footprint size first, speed only to split two-wheelers (docs/edge.md).
 
@@ -113,7 +116,8 @@ def classify(
     top is narrower than its bottom edge (``top_fill``): a rider over the pool of its own
     headlight, or two riders side by side, where a car's roof is as wide as its body. A slow
     two-wheeler is a bicycle only if nothing was close ahead of it: a motorbike stuck behind a
-    slower vehicle rides at its speed, a bicycle is slow on an open road.
+    slower vehicle rides at its speed, a bicycle is slow on an open road. "Slow" is the top
+    speed over the track's last ~2.5 s (``top_speed_kmh``), else the speed at the line.
     """
     if width_m >= cfg.bus_truck_min_width_m and length_m >= cfg.bus_truck_min_length_m:
         return "bus_truck"
@@ -123,7 +127,8 @@ def classify(
         and top_fill >= cfg.car_min_top_fill
     ):
         return "car"
-    if speed_kmh is not None and speed_kmh < cfg.bicycle_max_speed_kmh and not led:
+    fastest = top_speed_kmh if top_speed_kmh is not None else speed_kmh
+    if fastest is not None and fastest < cfg.bicycle_max_speed_kmh and not led:
         return "bicycle"
     return "motorbike"
 
@@ -161,6 +166,30 @@ def track_speed_kmh(track: Track, homography: Homography) -> float | None:
         return None
     g = homography.to_ground(np.array([[x0, y0], [x1, y1]]))
     return float(np.hypot(*(g[1] - g[0])) / (t1 - t0) * 3.6)
+
+
+def track_max_speed_kmh(track: Track, homography: Homography) -> float | None:
+    """The fastest the track went over any ~0.6 s stretch of its remembered path (~2.5 s).
+
+    A bicycle never goes fast; a motorbike slowed down at the line (behind a bus, in a
+    platoon) usually went faster a moment before. Also steadier than one window's speed, which
+    a box edge jumping by a few pixels can halve.
+    """
+    path = track.path
+    if len(path) < 3:
+        return None
+    times = np.array([p[0] for p in path])
+    ground = homography.to_ground(np.array([[p[1], p[2]] for p in path]))
+    best: float | None = None
+    j = 0
+    for i in range(len(times)):
+        while times[i] - times[j] > _SPEED_WINDOW_S:
+            j += 1
+        dt = times[i] - times[j]
+        if dt >= _SPEED_MIN_WINDOW_S:
+            v = float(np.hypot(*(ground[i] - ground[j])) / dt * 3.6)
+            best = v if best is None else max(best, v)
+    return best
 
 
 class Counter:
@@ -349,5 +378,8 @@ class Counter:
             self.rejected += 1
             self.reasons[reason] += 1
             return None
-        cls = classify(width, length, speed, self.cfg, led=p.led, top_fill=top)
+        top_speed = track_max_speed_kmh(p.track, self.homography)
+        cls = classify(
+            width, length, speed, self.cfg, led=p.led, top_fill=top, top_speed_kmh=top_speed
+        )
         return Crossing(p.time, p.line, p.direction, cls, speed, p.track.id)
