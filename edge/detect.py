@@ -25,10 +25,8 @@ _FOREGROUND = 200
 # side by side.
 _OPEN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 7))
-# The top share of a blob's rows whose column cover is its top_fill; blobs narrower than
-# _TOP_MIN_PX are two-wheelers anyway and not measured.
+# The top share of a box's rows whose column cover is its top fill (Detector.top_fill).
 _TOP_ROWS = 0.3
-_TOP_MIN_PX = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +40,6 @@ class Blob:
     area: int  # foreground pixels
     # A piece cut from a blob that several tracked vehicles merged into (edge/track.py).
     shared: bool = False
-    # Share of the box's columns with foreground in its top rows (_TOP_ROWS): about 1 for a car
-    # (roof as wide as the body), low for a rider over a headlight pool or two riders side by
-    # side, whose bottom edge is as wide as a car's.
-    top_fill: float = 1.0
 
     @property
     def contact(self) -> tuple[float, float]:
@@ -98,13 +92,23 @@ class Detector:
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _OPEN)
         return cv2.morphologyEx(fg, cv2.MORPH_CLOSE, _CLOSE)
 
-    def _top_fill(self, fg: Mask, x: int, y: int, w: int, h: int) -> float:
-        """Share of the box's columns covered in its top rows, shadow pixels included: the
-        roof of a dark car in sunlight is as dark as a shadow and marked as one."""
+    def top_fill(self, fg: Mask, box: tuple[float, float, float, float]) -> float:
+        """Share of the box's columns covered in its top rows (_TOP_ROWS), shadow included.
+
+        About 1 for a car (its roof is as wide as its body), low for a rider over the pool of
+        its own headlight or two riders side by side, whose bottom edges are as wide as a car's.
+        Shadow pixels count: the roof of a dark car in sunlight is as dark as a shadow and
+        marked as one.
+        """
+        x0, y0, x1, y1 = (round(v) for v in box)
+        x0, y0 = max(x0, 0), max(y0, 0)
+        w, h = x1 - x0, y1 - y0
+        if w <= 0 or h <= 0:
+            return 1.0
         n = max(1, round(h * _TOP_ROWS))
         src = self.raw if self.raw is not None and self.raw.shape == fg.shape else fg
-        cover = np.count_nonzero(src[y : y + n, x : x + w], axis=0)
-        return float(np.count_nonzero(cover >= max(1, n // 3))) / w
+        cover = np.count_nonzero(src[y0 : y0 + n, x0:x1], axis=0)
+        return float(np.count_nonzero(cover >= max(1, n // 3))) / max(cover.size, 1)
 
     def blobs(self, fg: Mask) -> list[Blob]:
         # Outer contours rather than connected-component labelling: the same regions (holes
@@ -119,8 +123,5 @@ class Detector:
             area = int(cv2.contourArea(contour)) + len(contour)  # the outline counts too
             if area < min_px:
                 continue
-            top = 1.0
-            if w >= _TOP_MIN_PX:
-                top = self._top_fill(fg, x, y, w, h)
-            out.append(Blob(x, y, x + w, y + h, area, top_fill=top))
+            out.append(Blob(x, y, x + w, y + h, area))
         return out

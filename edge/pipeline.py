@@ -37,6 +37,8 @@ _HEALTH_EVERY = 5
 _BORDER_PX = 3
 # Size samples kept per track: the best-resolved ones (edge/count.py takes their median).
 _MAX_SIZES = 60
+# Boxes at least this share of car_min_width_m wide have their top fill measured.
+_TOP_FILL_MIN_SHARE = 0.9
 
 
 @dataclass(slots=True)
@@ -138,7 +140,7 @@ class Pipeline:
         t4 = self.timer()
         tracks, ended = self.tracker.update(blobs, t)
         t5 = self.timer()
-        self._sample_sizes(tracks)
+        self._sample_sizes(tracks, fg)
         self.counter.observe(tracks, t)
         crossings = self.counter.settle(t, ended)
         t6 = self.timer()
@@ -162,7 +164,7 @@ class Pipeline:
         """Crossings still waiting for their class at the end of the video."""
         return self.counter.settle(t, [], final=True) if self._ready else []
 
-    def _sample_sizes(self, tracks: list[Track]) -> None:
+    def _sample_sizes(self, tracks: list[Track], fg: Image) -> None:
         bx0, by0, bx1, by1 = self.roi_box
         for tr in tracks:
             if not tr.matched_now or tr.shared:
@@ -182,9 +184,16 @@ class Pipeline:
             if len(tr.sizes) < _MAX_SIZES:
                 tr.sizes.append(size)
                 tr.size_res.append(res)
-                tr.top_fill.append(tr.last_top_fill)
+                tr.top_fill.append(self._top_fill(fg, tr, size[0]))
             else:
                 worst = max(range(len(tr.size_res)), key=tr.size_res.__getitem__)
                 if res < tr.size_res[worst]:
                     tr.sizes[worst], tr.size_res[worst] = size, res
-                    tr.top_fill[worst] = tr.last_top_fill
+                    tr.top_fill[worst] = self._top_fill(fg, tr, size[0])
+
+    def _top_fill(self, fg: Image, tr: Track, width_m: float) -> float:
+        """Only a box nearly as wide as a car can be taken for one; narrower ones are not
+        measured (1.0), which keeps the cost to the few wide boxes."""
+        if width_m < _TOP_FILL_MIN_SHARE * self.config.classification.car_min_width_m:
+            return 1.0
+        return self.detector.top_fill(fg, tr.box)

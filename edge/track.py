@@ -55,8 +55,8 @@ class Track:
     # ground metres per pixel of each sample's bottom edge (its resolution).
     sizes: list[tuple[float, float]] = field(default_factory=list)
     size_res: list[float] = field(default_factory=list)
-    top_fill: list[float] = field(default_factory=list)  # the blob's top_fill per size sample
-    last_top_fill: float = 1.0
+    # Per size sample: the box's top fill (edge/detect.py), measured for car-wide boxes only.
+    top_fill: list[float] = field(default_factory=list)
     # Matched this frame to a piece of a blob shared with other tracks (its size is not its own).
     shared: bool = False
     # Largest size seen while cut by the frame edge: a lower bound for a bus longer than the
@@ -252,6 +252,5 @@ class Tracker:
         tr.last_seen = t
         tr.area = float(b.area)
         tr.shared = b.shared
-        tr.last_top_fill = b.top_fill
         tr.hits += 1
         tr.path.append((t, new_cx, new_cy))
