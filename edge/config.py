@@ -248,16 +248,26 @@ class ClassificationConfig(_Strict):
     # (a 1.7 m rider seen from 27 degrees "lengthens" a motorbike to a car's 4 m), so it only
     # confirms a bus or truck.
     car_min_width_m: float = Field(1.45, gt=0)
+    # Longer than this (and short of a bus) a car-wide box is two-wheelers close together seen
+    # as one blob. A 4.5 m car measures 5.5-7 m from 11 m up (its height adds to its length).
+    car_max_length_m: float = Field(8.5, gt=0)
+    # A car's roof covers most of its box's width; a rider over a headlight pool, or two riders
+    # side by side, cover much less of it in the box's top rows (edge/detect.py, top_fill).
+    car_min_top_fill: float = Field(0.55, ge=0, le=1)
     # Below these a "vehicle" is noise (rain streaks, a headlight glint, a leaf shadow): its
     # crossing is not counted. Apparent sizes, as measured (see docs/edge.md).
     min_width_m: float = Field(0.3, ge=0)
     min_length_m: float = Field(1.4, ge=0)
     max_speed_kmh: float = Field(150.0, gt=0)
     bus_truck_min_width_m: float = Field(2.2, gt=0)
-    bus_truck_min_length_m: float = Field(7.0, gt=0)
-    # Two-wheelers slower than this are bicycles: a bicycle and a motorbike have almost the
-    # same footprint, speed is what separates them in a city (urban motorbikes ~30 km/h).
-    bicycle_max_speed_kmh: float = Field(16.0, ge=0)
+    # Apparent length again: a bus or truck measures 15 m and more from 11 m up; two cars or a
+    # car and motorbikes merged measure 8-12 m.
+    bus_truck_min_length_m: float = Field(12.0, gt=0)
+    # Two-wheelers that never went this fast over the last ~2.5 s of their track, with no
+    # vehicle close ahead, are bicycles: a bicycle and a motorbike have almost the same
+    # footprint; speed is what separates them in a city (cyclists 12-18 km/h, urban motorbikes
+    # ~30 km/h unless held up by the vehicle in front).
+    bicycle_max_speed_kmh: float = Field(18.0, ge=0)
 
 
 class OutboxConfig(_Strict):

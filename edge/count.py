@@ -11,6 +11,7 @@ because at the instant of crossing a vehicle entering the frame is only partly v
 from __future__ import annotations
 
 import statistics
+from collections import Counter as Tally
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,10 +43,18 @@ _MIN_TRAVEL_M = 2.5
 _MAX_WIDTH_M = 5.0
 # Size samples (frames fully in view) a track needs for its crossing to count.
 _MIN_SAMPLES = 5
+# Samples within this factor of the best resolution seen (metres per pixel) decide the size.
+_RES_RATIO = 1.5
 # ... or, for a vehicle too big for the view to be ever seen whole, this many matched frames.
 _MIN_HITS_CUT = 12
-# Speed is measured over this much of the track's recent path.
+# A vehicle whose contact point is this close ahead (m, along the heading) and this close
+# sideways sets the pace of the one behind it (motorbikes keep ~1 m beside each other).
+_LEADER_M = 8.0
+_LEADER_LATERAL_M = 1.0
+# Speed is measured over this much of the track's recent path (windows of at least the
+# second figure count for the track's top speed).
 _SPEED_WINDOW_S = 0.6
+_SPEED_MIN_WINDOW_S = 0.4
 # The contact point may move this fast (m/s, plus _JUMP_SLACK_M) across the line between two
 # matched frames; faster is a track that jumped to another vehicle (one ahead left the view or
 # was occluded), whose "crossing" runs against the traffic.
@@ -70,17 +79,56 @@ class _Pending:
     direction: str
     track: Track
     speed_kmh: float | None
+    led: bool = False  # another vehicle close ahead in its path when it crossed
+
+
+def _best_resolved(sizes: list[tuple[float, float]], res: list[float]) -> list[int]:
+    """The size samples taken where the vehicle was seen largest (fewest metres per pixel).
+
+    Far from the camera a pixel spans decimetres and perspective squeezes the gaps between
+    vehicles to nothing, so far samples are coarse and often of two vehicles at once; the
+    near ones decide. At least ``_MIN_SAMPLES`` are kept.
+    """
+    if len(res) != len(sizes) or not res:
+        return list(range(len(sizes)))
+    order = sorted(range(len(sizes)), key=res.__getitem__)
+    limit = res[order[0]] * _RES_RATIO
+    chosen = [i for i in order if res[i] <= limit]
+    if len(chosen) < _MIN_SAMPLES:
+        chosen = order[:_MIN_SAMPLES]
+    return chosen
 
 
 def classify(
-    width_m: float, length_m: float, speed_kmh: float | None, cfg: ClassificationConfig
+    width_m: float,
+    length_m: float,
+    speed_kmh: float | None,
+    cfg: ClassificationConfig,
+    *,
+    led: bool = False,
+    top_fill: float = 1.0,
+    top_speed_kmh: float | None = None,
 ) -> str:
-    """Calibrated footprint size first, speed only to split two-wheelers (docs/edge.md)."""
+    """Calibrated footprint size first, speed only to split two-wheelers (docs/edge.md).
+
+    A box as wide as a car but longer than any car (and short of a bus) is two-wheelers riding
+    close together, seen as one blob: counted as a motorbike, not as a car; so is one whose
+    top is narrower than its bottom edge (``top_fill``): a rider over the pool of its own
+    headlight, or two riders side by side, where a car's roof is as wide as its body. A slow
+    two-wheeler is a bicycle only if nothing was close ahead of it: a motorbike stuck behind a
+    slower vehicle rides at its speed, a bicycle is slow on an open road. "Slow" is the top
+    speed over the track's last ~2.5 s (``top_speed_kmh``), else the speed at the line.
+    """
     if width_m >= cfg.bus_truck_min_width_m and length_m >= cfg.bus_truck_min_length_m:
         return "bus_truck"
-    if width_m >= cfg.car_min_width_m:
+    if (
+        width_m >= cfg.car_min_width_m
+        and length_m <= cfg.car_max_length_m
+        and top_fill >= cfg.car_min_top_fill
+    ):
         return "car"
-    if speed_kmh is not None and speed_kmh < cfg.bicycle_max_speed_kmh:
+    fastest = top_speed_kmh if top_speed_kmh is not None else speed_kmh
+    if fastest is not None and fastest < cfg.bicycle_max_speed_kmh and not led:
         return "bicycle"
     return "motorbike"
 
@@ -120,6 +168,30 @@ def track_speed_kmh(track: Track, homography: Homography) -> float | None:
     return float(np.hypot(*(g[1] - g[0])) / (t1 - t0) * 3.6)
 
 
+def track_max_speed_kmh(track: Track, homography: Homography) -> float | None:
+    """The fastest the track went over any ~0.6 s stretch of its remembered path (~2.5 s).
+
+    A bicycle never goes fast; a motorbike slowed down at the line (behind a bus, in a
+    platoon) usually went faster a moment before. Also steadier than one window's speed, which
+    a box edge jumping by a few pixels can halve.
+    """
+    path = track.path
+    if len(path) < 3:
+        return None
+    times = np.array([p[0] for p in path])
+    ground = homography.to_ground(np.array([[p[1], p[2]] for p in path]))
+    best: float | None = None
+    j = 0
+    for i in range(len(times)):
+        while times[i] - times[j] > _SPEED_WINDOW_S:
+            j += 1
+        dt = times[i] - times[j]
+        if dt >= _SPEED_MIN_WINDOW_S:
+            v = float(np.hypot(*(ground[i] - ground[j])) / dt * 3.6)
+            best = v if best is None else max(best, v)
+    return best
+
+
 class Counter:
     def __init__(
         self, lines: list[Line], homography: Homography, cfg: ClassificationConfig
@@ -131,6 +203,7 @@ class Counter:
         self.recent: list[tuple[float, str, str, np.ndarray]] = []
         self.twins = 0
         self.rejected = 0  # crossings of things too small, too brief or too fast for a vehicle
+        self.reasons: Tally[str] = Tally()  # rejections by reason (evaluation output)
 
     def _twin(self, line: Line, direction: str, point: np.ndarray, t: float) -> bool:
         """Is this crossing a fragment of one counted a moment ago at the same place?
@@ -180,8 +253,31 @@ class Counter:
                         direction,
                         tr,
                         track_speed_kmh(tr, self.homography),
+                        self._led(tr, tracks),
                     )
                 )
+
+    def _led(self, tr: Track, tracks: list[Track]) -> bool:
+        """Is another vehicle close ahead of this one, in its path (on the ground)?"""
+        others = [o for o in tracks if o is not tr and o.hits >= _MIN_HITS]
+        if not others:
+            return False
+        vx, vy = tr.velocity
+        if vx == 0.0 and vy == 0.0:
+            return False
+        cx, cy = tr.contact
+        g = self.homography.to_ground(
+            np.array([[cx, cy], [cx + vx * 0.1, cy + vy * 0.1], *(o.contact for o in others)])
+        )
+        heading = g[1] - g[0]
+        norm = float(np.hypot(*heading))
+        if norm <= 1e-9:
+            return False
+        heading /= norm
+        rel = g[2:] - g[0]
+        ahead = rel @ heading
+        lateral = np.abs(rel @ np.array([-heading[1], heading[0]]))
+        return bool(np.any((ahead > 0) & (ahead < _LEADER_M) & (lateral < _LEADER_LATERAL_M)))
 
     @staticmethod
     def _came_across(tr: Track, line: Line, side: int) -> bool:
@@ -248,9 +344,13 @@ class Counter:
 
     def _resolve(self, p: _Pending) -> Crossing | None:
         sizes = p.track.sizes
+        top = 1.0
         if sizes:
-            width = statistics.median(w for w, _ in sizes)
-            length = statistics.median(n for _, n in sizes)
+            best = _best_resolved(sizes, p.track.size_res)
+            width = statistics.median(sizes[i][0] for i in best)
+            length = statistics.median(sizes[i][1] for i in best)
+            if len(p.track.top_fill) == len(sizes):
+                top = statistics.median(p.track.top_fill[i] for i in best)
         elif p.track.partial[1] > 0:
             width, length = p.track.partial
         else:
@@ -259,16 +359,27 @@ class Counter:
         if speed is None:
             speed = track_speed_kmh(p.track, self.homography)
         came_back = p.track.sides.get(p.line) != (1 if p.direction == "in" else -1)
-        if (
-            came_back  # the box edge jumped across and back (blobs merging and parting)
-            or (len(sizes) < _MIN_SAMPLES and p.track.hits < _MIN_HITS_CUT)
-            or self._ground_travel(p.track) < _MIN_TRAVEL_M
-            or width < self.cfg.min_width_m
-            or length < self.cfg.min_length_m
-            or (speed is not None and speed > self.cfg.max_speed_kmh)
-            or max(width, p.track.partial[0]) > _MAX_WIDTH_M
-        ):
+        reason = (
+            "came_back"  # the box edge jumped across and back (blobs merging and parting)
+            if came_back
+            else "brief"
+            if len(sizes) < _MIN_SAMPLES and p.track.hits < _MIN_HITS_CUT
+            else "static"
+            if self._ground_travel(p.track) < _MIN_TRAVEL_M
+            else "small"
+            if width < self.cfg.min_width_m or length < self.cfg.min_length_m
+            else "fast"
+            if speed is not None and speed > self.cfg.max_speed_kmh
+            else "merged"
+            if max(width, p.track.partial[0]) > _MAX_WIDTH_M
+            else None
+        )
+        if reason is not None:
             self.rejected += 1
+            self.reasons[reason] += 1
             return None
-        cls = classify(width, length, speed, self.cfg)
+        top_speed = track_max_speed_kmh(p.track, self.homography)
+        cls = classify(
+            width, length, speed, self.cfg, led=p.led, top_fill=top, top_speed_kmh=top_speed
+        )
         return Crossing(p.time, p.line, p.direction, cls, speed, p.track.id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import numpy as np
 
 from edge.config import ProcessingConfig
 from edge.images import Image
@@ -24,6 +25,8 @@ _FOREGROUND = 200
 # side by side.
 _OPEN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 7))
+# The top share of a box's rows whose column cover is its top fill (Detector.top_fill).
+_TOP_ROWS = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,8 @@ class Blob:
     x1: int  # exclusive
     y1: int  # exclusive
     area: int  # foreground pixels
+    # A piece cut from a blob that several tracked vehicles merged into (edge/track.py).
+    shared: bool = False
 
     @property
     def contact(self) -> tuple[float, float]:
@@ -71,9 +76,12 @@ class Detector:
                 detectShadows=cfg.shadows,
             )
         self.mask: Mask | None = None
+        # The last subtractor output (255 foreground, 127 shadow, 0 background).
+        self.raw: Mask | None = None
 
     def foreground(self, frame: Image, learning_rate: float = -1.0) -> Mask:
         raw = self.subtractor.apply(frame, learningRate=learning_rate)
+        self.raw = raw
         _, fg = cv2.threshold(raw, _FOREGROUND, 255, cv2.THRESH_BINARY)
         if self.roi is not None:
             cv2.bitwise_and(fg, self.roi, dst=fg)
@@ -83,6 +91,24 @@ class Detector:
     def clean(fg: Mask) -> Mask:
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _OPEN)
         return cv2.morphologyEx(fg, cv2.MORPH_CLOSE, _CLOSE)
+
+    def top_fill(self, fg: Mask, box: tuple[float, float, float, float]) -> float:
+        """Share of the box's columns covered in its top rows (_TOP_ROWS), shadow included.
+
+        About 1 for a car (its roof is as wide as its body), low for a rider over the pool of
+        its own headlight or two riders side by side, whose bottom edges are as wide as a car's.
+        Shadow pixels count: the roof of a dark car in sunlight is as dark as a shadow and
+        marked as one.
+        """
+        x0, y0, x1, y1 = (round(v) for v in box)
+        x0, y0 = max(x0, 0), max(y0, 0)
+        w, h = x1 - x0, y1 - y0
+        if w <= 0 or h <= 0:
+            return 1.0
+        n = max(1, round(h * _TOP_ROWS))
+        src = self.raw if self.raw is not None and self.raw.shape == fg.shape else fg
+        cover = np.count_nonzero(src[y0 : y0 + n, x0:x1], axis=0)
+        return float(np.count_nonzero(cover >= max(1, n // 3))) / max(cover.size, 1)
 
     def blobs(self, fg: Mask) -> list[Blob]:
         # Outer contours rather than connected-component labelling: the same regions (holes
@@ -95,6 +121,7 @@ class Detector:
             if w * h < min_px:
                 continue
             area = int(cv2.contourArea(contour)) + len(contour)  # the outline counts too
-            if area >= min_px:
-                out.append(Blob(x, y, x + w, y + h, area))
+            if area < min_px:
+                continue
+            out.append(Blob(x, y, x + w, y + h, area))
         return out

@@ -113,4 +113,6 @@ def evaluate(video: Path, config: CameraConfig, truth: Truth) -> dict[str, Any]:
         "matched_pct": round(100.0 * matched / total_t, 2) if total_t else None,
         "class_accuracy_pct": round(100.0 * right_class / matched, 2) if matched else None,
         "false_pct": round(100.0 * (total_c - matched) / total_t, 2) if total_t else None,
+        # Side changes not counted, by reason (edge/count.py): what the filters threw away.
+        "rejected": dict(pipeline.counter.reasons) if frames else {},
     }

@@ -148,6 +148,7 @@ class EdgeNode:
             "queue_dropped": self.outbox.dropped(),
             "broker_connected": self.uplink.connected.is_set(),
             "broker_reconnects": self.uplink.reconnects,
+            "broker_failed_attempts": self.uplink.failed_total,
             "source_reconnects": self._source_reconnects,
         }
         self._event("node_health", t, data)

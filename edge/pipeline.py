@@ -35,8 +35,10 @@ STAGES: tuple[str, ...] = (
 _HEALTH_EVERY = 5
 # Boxes this close to the frame or ROI border are cut off: their size is not sampled.
 _BORDER_PX = 3
-# Size samples kept per track (the median is taken).
-_MAX_SIZES = 40
+# Size samples kept per track: the best-resolved ones (edge/count.py takes their median).
+_MAX_SIZES = 60
+# Boxes at least this share of car_min_width_m wide have their top fill measured.
+_TOP_FILL_MIN_SHARE = 0.9
 
 
 @dataclass(slots=True)
@@ -120,13 +122,25 @@ class Pipeline:
         t1 = self.timer()
         fg = self.detector.foreground(small)
         t2 = self.timer()
+        clock["resize"] += ts - t0
+        clock["stabilise"] += t1 - ts
+        clock["subtract"] += t2 - t1
+        return self.analyse(small, fg, t)
+
+    def analyse(self, small: Image, fg: Image, t: float, *, health: bool = True) -> FrameResult:
+        """Everything after background subtraction: from the foreground mask to the numbers.
+
+        Separate so that an evaluation can replay cached masks (``health=False``: the health
+        checks need the colour frame)."""
+        clock = self.clock.total
+        t2 = self.timer()
         fg = self.detector.clean(fg)
         t3 = self.timer()
         blobs = self.detector.blobs(fg)
         t4 = self.timer()
         tracks, ended = self.tracker.update(blobs, t)
         t5 = self.timer()
-        self._sample_sizes(tracks)
+        self._sample_sizes(tracks, fg)
         self.counter.observe(tracks, t)
         crossings = self.counter.settle(t, ended)
         t6 = self.timer()
@@ -134,28 +148,26 @@ class Pipeline:
         if not self.zones:
             zones["lines"] = ZoneReading(lines_occupied(self.lines, tracks), 0.0)
         t7 = self.timer()
-        health: list[HealthChange] = []
-        if self._frame_no % _HEALTH_EVERY == 0:
-            health = self.health.update(small, t)
+        changes: list[HealthChange] = []
+        if health and self._frame_no % _HEALTH_EVERY == 0:
+            changes = self.health.update(small, t)
         t8 = self.timer()
         self._frame_no += 1
         for name, dt in zip(
-            STAGES,
-            (ts - t0, t1 - ts, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7),
-            strict=True,
+            STAGES[3:], (t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7), strict=True
         ):
             clock[name] += dt
         self.clock.frames += 1
-        return FrameResult(t, crossings, zones, health, len(tracks))
+        return FrameResult(t, crossings, zones, changes, len(tracks))
 
     def finish(self, t: float) -> list[Crossing]:
         """Crossings still waiting for their class at the end of the video."""
         return self.counter.settle(t, [], final=True) if self._ready else []
 
-    def _sample_sizes(self, tracks: list[Track]) -> None:
+    def _sample_sizes(self, tracks: list[Track], fg: Image) -> None:
         bx0, by0, bx1, by1 = self.roi_box
         for tr in tracks:
-            if not tr.matched_now:
+            if not tr.matched_now or tr.shared:
                 continue
             x0, y0, x1, y1 = tr.box
             if (
@@ -167,5 +179,21 @@ class Pipeline:
                 w, n = box_size_m(tr.box, self.homography)
                 tr.partial = (max(tr.partial[0], w), max(tr.partial[1], n))
                 continue
+            size = box_size_m(tr.box, self.homography)
+            res = size[0] / max(x1 - x0, 1.0)  # ground metres per pixel across the box
             if len(tr.sizes) < _MAX_SIZES:
-                tr.sizes.append(box_size_m(tr.box, self.homography))
+                tr.sizes.append(size)
+                tr.size_res.append(res)
+                tr.top_fill.append(self._top_fill(fg, tr, size[0]))
+            else:
+                worst = max(range(len(tr.size_res)), key=tr.size_res.__getitem__)
+                if res < tr.size_res[worst]:
+                    tr.sizes[worst], tr.size_res[worst] = size, res
+                    tr.top_fill[worst] = self._top_fill(fg, tr, size[0])
+
+    def _top_fill(self, fg: Image, tr: Track, width_m: float) -> float:
+        """Only a box nearly as wide as a car can be taken for one; narrower ones are not
+        measured (1.0), which keeps the cost to the few wide boxes."""
+        if width_m < _TOP_FILL_MIN_SHARE * self.config.classification.car_min_width_m:
+            return 1.0
+        return self.detector.top_fill(fg, tr.box)

@@ -86,6 +86,9 @@ class Scene:
                 "ground": [[0, 0], [w * mpp, 0], [w * mpp, h * mpp], [0, h * mpp]],
             },
             "intervals_s": [15, 60],
+            # Seen from straight above, apparent lengths are true lengths (no height added):
+            # an 11 m bus is a bus here.
+            "classification": {"bus_truck_min_length_m": 7.0},
         }
 
     def frames(self, seconds: float) -> Iterator[Frame]:

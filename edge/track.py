@@ -30,6 +30,11 @@ _GROUP_MARGIN = 0.15
 _GROUP_MAX_GROWTH = 1.3
 _GROUP_MAX_PARTS = 3
 _GROUP_MAX_FRAME_SHARE = 0.02
+# A blob is cut into the predicted boxes of the established tracks whose centres it holds when
+# there are at least two of them, each smaller than this share of the blob's box, and they are
+# not one vehicle tracked twice (overlapping by more than this IoU).
+_SPLIT_MAX_SHARE = 0.85
+_SPLIT_MAX_IOU = 0.3
 
 
 @dataclass(slots=True)
@@ -46,8 +51,14 @@ class Track:
     # Per-line last side (+1 in side, -1 out side) and lines already counted.
     sides: dict[str, int] = field(default_factory=dict)
     counted: set[str] = field(default_factory=set)
-    # Size samples (width m, length m) for classification, taken while fully in view.
+    # Size samples (width m, length m) for classification, taken while fully in view, and the
+    # ground metres per pixel of each sample's bottom edge (its resolution).
     sizes: list[tuple[float, float]] = field(default_factory=list)
+    size_res: list[float] = field(default_factory=list)
+    # Per size sample: the box's top fill (edge/detect.py), measured for car-wide boxes only.
+    top_fill: list[float] = field(default_factory=list)
+    # Matched this frame to a piece of a blob shared with other tracks (its size is not its own).
+    shared: bool = False
     # Largest size seen while cut by the frame edge: a lower bound for a bus longer than the
     # view, which is never seen whole.
     partial: tuple[float, float] = (0.0, 0.0)
@@ -99,6 +110,49 @@ def _regroup(blobs: list[Blob], boxes: list[tuple[float, float, float, float]]) 
     return out
 
 
+def _split_shared(blobs: list[Blob], boxes: list[tuple[float, float, float, float]]) -> list[Blob]:
+    """Cut a blob that holds several tracked vehicles back into them.
+
+    Vehicles that touch in the image (motorbikes side by side, one close behind another, seen
+    foreshortened) become one foreground blob. Without this, the blob goes to one of the
+    tracks, the others coast and die (vehicles missed), and the survivor measures the group's
+    size (motorbikes counted as a car). Each track gets its predicted box, clipped to the blob,
+    marked as shared so its size is not sampled there; when the vehicles part, the tracks pick
+    up their own blobs again.
+    """
+    if len(boxes) < 2:
+        return blobs
+    out: list[Blob] = []
+    for b in blobs:
+        bb = (float(b.x0), float(b.y0), float(b.x1), float(b.y1))
+        limit = _SPLIT_MAX_SHARE * _area(bb)
+        inside = sorted(
+            (
+                p
+                for p in boxes
+                if b.x0 <= (p[0] + p[2]) / 2 <= b.x1
+                and b.y0 <= (p[1] + p[3]) / 2 <= b.y1
+                and _area(p) < limit
+            ),
+            key=_area,
+            reverse=True,
+        )
+        keep: list[tuple[float, float, float, float]] = []
+        for p in inside:
+            if all(_iou(p, q) < _SPLIT_MAX_IOU for q in keep):
+                keep.append(p)
+        if len(keep) < 2:
+            out.append(b)
+            continue
+        fill = b.area / max(_area(bb), 1.0)
+        for p in keep:
+            x0, y0 = max(b.x0, round(p[0])), max(b.y0, round(p[1]))
+            x1, y1 = min(b.x1, round(p[2])), min(b.y1, round(p[3]))
+            if x1 - x0 >= 2 and y1 - y0 >= 2:
+                out.append(Blob(x0, y0, x1, y1, round((x1 - x0) * (y1 - y0) * fill), shared=True))
+    return out
+
+
 def _area(box: tuple[float, float, float, float]) -> float:
     return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
 
@@ -125,14 +179,12 @@ class Tracker:
     def update(self, blobs: list[Blob], t: float) -> tuple[list[Track], list[Track]]:
         """Match this frame's blobs; returns (live tracks, tracks that ended this frame)."""
         preds = [tr.predicted(t) for tr in self.tracks]
-        blobs = _regroup(
-            blobs,
-            [
-                p
-                for p, tr in zip(preds, self.tracks, strict=True)
-                if tr.hits >= 3 and tr.matched_now and _area(p) <= self.max_group_area
-            ],
-        )
+        established = [
+            p
+            for p, tr in zip(preds, self.tracks, strict=True)
+            if tr.hits >= 3 and tr.matched_now and _area(p) <= self.max_group_area
+        ]
+        blobs = _split_shared(_regroup(blobs, established), established)
         matched_tracks: set[int] = set()
         matched_blobs: set[int] = set()
         if preds and blobs:
@@ -199,5 +251,6 @@ class Tracker:
             tr.velocity = ((1 - a) * tr.velocity[0] + a * vx, (1 - a) * tr.velocity[1] + a * vy)
         tr.last_seen = t
         tr.area = float(b.area)
+        tr.shared = b.shared
         tr.hits += 1
         tr.path.append((t, new_cx, new_cy))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
@@ -60,10 +61,15 @@ class Uplink:
         self.client.max_inflight_messages_set(_WINDOW)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
         self.host, self.port = host, port
         self.connected = threading.Event()
         self.published = 0
         self.reconnects = 0
+        # Monotonic times of failed connection attempts (the broker unreachable): their spacing
+        # is the reconnect backoff (1, 2, 4 ... 30 s), which node health and a test can see.
+        self.failed_attempts: deque[float] = deque(maxlen=256)
+        self.failed_total = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="edge-uplink", daemon=True)
 
@@ -82,6 +88,10 @@ class Uplink:
             self.reconnects += 1
             log.warning("broker connection lost; messages wait in the outbox")
         self.connected.clear()
+
+    def _on_connect_fail(self, *_args: object) -> None:
+        self.failed_attempts.append(time.monotonic())
+        self.failed_total += 1
 
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, keepalive=15)

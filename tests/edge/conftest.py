@@ -27,6 +27,7 @@ class Clip:
     raw_config: dict[str, Any]
     crossings: list[dict[str, Any]]
     seconds: float
+    fps: float = 25.0
 
     def totals(self) -> Counter[tuple[str, str]]:
         return Counter((c["direction"], c["class"]) for c in self.crossings)
@@ -42,8 +43,17 @@ class Clip:
         return path
 
 
-def make_clip(folder: Path, *, seconds: float, seed: int, rate: float) -> Clip:
-    scene = Scene(width=640, height=360, fps=25.0, seed=seed, rate_per_min=rate)
+def make_clip(
+    folder: Path,
+    *,
+    seconds: float,
+    seed: int,
+    rate: float,
+    width: int = 640,
+    fps: float = 25.0,
+) -> Clip:
+    height = width * 9 // 16
+    scene = Scene(width=width, height=height, fps=fps, seed=seed, rate_per_min=rate)
     video = folder / "clip.mp4"
     crossings = scene.write(video, seconds)
     raw = scene.config(Path("clip.mp4"))
@@ -55,10 +65,10 @@ def make_clip(folder: Path, *, seconds: float, seed: int, rate: float) -> Clip:
             {
                 "format": "ioc-traffic-truth/1",
                 "seed": seed,
-                "fps": 25.0,
-                "frames": round(seconds * 25),
-                "width": 640,
-                "height": 360,
+                "fps": fps,
+                "frames": round(seconds * fps),
+                "width": width,
+                "height": height,
                 "duration_s": seconds,
                 "lines": raw["lines"],
                 "crossings": [{**c, "vehicle": i} for i, c in enumerate(crossings)],
@@ -66,7 +76,7 @@ def make_clip(folder: Path, *, seconds: float, seed: int, rate: float) -> Clip:
         ),
         encoding="utf-8",
     )
-    return Clip(video, config, truth, raw, crossings, seconds)
+    return Clip(video, config, truth, raw, crossings, seconds, fps)
 
 
 @pytest.fixture(scope="session")
