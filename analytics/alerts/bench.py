@@ -50,6 +50,9 @@ _CORE = ["thresholds", "connectivity"]
 _ENGINES: dict[str, list[tuple[str, list[str]]]] = {
     "split": [("core", _CORE), ("detectors", [f"-{d}" for d in _CORE])],
     "single": [("all", [])],
+    # The rules' own latency with nothing else judging: what the split deployment's rules
+    # process would show on a machine with a core to spare for the quality detectors.
+    "rules": [("core", _CORE)],
 }
 
 
@@ -248,7 +251,8 @@ def bench_alerts(
     engines: str = typer.Option(
         "split",
         help="split: thresholds+connectivity and the other detectors in two "
-        "processes; single: one process runs every detector.",
+        "processes; single: one process runs every detector; rules: thresholds+connectivity "
+        "only, no quality detectors.",
     ),
     nice: int = typer.Option(
         0,
