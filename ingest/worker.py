@@ -53,6 +53,14 @@ _STREAM_WAIT_S = 5.0
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
+def _taken(info: mqtt.MQTTMessageInfo) -> bool:
+    """Has the broker acknowledged it? (paho raises instead of answering while disconnected.)"""
+    try:
+        return info.is_published()
+    except (RuntimeError, ValueError):
+        return False
+
+
 def _later(a: dict[int, datetime], b: dict[int, datetime]) -> dict[int, datetime]:
     """Per device, the newer of two newest-reading maps."""
     out = dict(a)
@@ -338,8 +346,13 @@ class IngestWorker:
         # log rather than the devices' messages being held.
         deadline = time.monotonic() + _STREAM_WAIT_S
         for info in sent:
-            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-        if not all(info.is_published() for info in sent):
+            try:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            except (RuntimeError, ValueError):
+                # Not connected (the broker restarting, or the stream's connection still
+                # opening): paho keeps the QoS 1 message and sends it once connected.
+                break
+        if not all(_taken(info) for info in sent):
             self.stats.metrics.stream_late.inc()
             log.warning("readings stream: the broker had not taken a batch after %.0f s",
                         _STREAM_WAIT_S)  # fmt: skip
