@@ -28,8 +28,10 @@ from devices.topics import PREFIX, SEGMENT_RE, VERSION
 
 __all__ = [
     "MAGIC",
+    "MAX_ROWS",
     "RECORD",
     "ReadingBatch",
+    "pack_messages",
     "pack_rows",
     "readings_filter",
     "readings_topic",
@@ -38,6 +40,9 @@ __all__ = [
 ]
 
 MAGIC = b"IOCR\x01"
+# Records per message: 24 bytes each keeps a message under the broker's default 64 KiB packet
+# limit (``mqtt_max_packet_size``).
+MAX_ROWS = 2_500
 RECORD = np.dtype([("t", "<i8"), ("k", "<i4"), ("m", "<i4"), ("v", "<f8")])
 _ROOT = f"{PREFIX}/{VERSION}/_readings"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,6 +82,11 @@ def pack_rows(rows: Sequence[tuple[datetime, int, int, float]]) -> bytes:
     out["m"] = [r[2] for r in rows]
     out["v"] = [r[3] for r in rows]
     return MAGIC + out.tobytes()
+
+
+def pack_messages(rows: Sequence[tuple[datetime, int, int, float]]) -> list[bytes]:
+    """A batch's rows as the messages that carry them, ``MAX_ROWS`` at most each."""
+    return [pack_rows(rows[i : i + MAX_ROWS]) for i in range(0, len(rows), MAX_ROWS)]
 
 
 def unpack_rows(payload: bytes) -> ReadingBatch:

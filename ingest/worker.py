@@ -25,7 +25,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import start_http_server
 
-from devices.readings_stream import pack_rows, readings_topic
+from devices.readings_stream import pack_messages, readings_topic
 from devices.topics import Channel, subscription
 from ingest.decode import decode
 from ingest.paho_tuning import IngestClient, ack_batch
@@ -44,9 +44,6 @@ _RETRY_MAX_S = 10.0
 # How often the writer looks at the pending deque while it is below a batch: short against
 # the flush interval, long enough that polling costs nothing measurable.
 _POLL_S = 0.005
-# Rows per readings-stream message: 24 bytes each keeps a message under the broker's default
-# 64 KiB packet limit (mqtt_max_packet_size).
-_STREAM_ROWS = 2_500
 # How long a committed batch waits for the broker to take its readings-stream messages.
 _STREAM_WAIT_S = 5.0
 # Worth retrying at once: the database is fine, two workers just collided.
@@ -61,13 +58,12 @@ def _taken(info: mqtt.MQTTMessageInfo) -> bool:
         return False
 
 
-def _later(a: dict[int, datetime], b: dict[int, datetime]) -> dict[int, datetime]:
-    """Per device, the newer of two newest-reading maps."""
-    out = dict(a)
-    for key, ts in b.items():
-        if key not in out or out[key] < ts:
-            out[key] = ts
-    return out
+def _merge_newest(into: dict[int, datetime], newer: dict[int, datetime]) -> None:
+    """Per device, keep the newer of the two newest-reading times (in place: this runs per
+    batch, and the deferred map holds every device seen since the last write)."""
+    for key, ts in newer.items():
+        if key not in into or into[key] < ts:
+            into[key] = ts
 
 
 def topic_filters(settings: Settings) -> list[str]:
@@ -238,8 +234,13 @@ class IngestWorker:
         # devices.last_seen: at most every ingest_freshness_interval_s, with everything
         # deferred since; each statement updates a row per device, as costly as the COPY.
         due = self._last_seen_due()
-        newest = _later(self._unseen, meta.newest)
-        meta = BatchMeta(newest=dict(sorted(newest.items())) if due else {}, hours=meta.hours)
+        batch_newest = meta.newest
+        if due:
+            newest = dict(self._unseen)
+            _merge_newest(newest, batch_newest)
+            meta = BatchMeta(newest=dict(sorted(newest.items())), hours=meta.hours)
+        else:
+            meta = BatchMeta(newest={}, hours=meta.hours)
         try:
             result = writers[0].write(rows, dead, meta)
         except (psycopg.DataError, psycopg.IntegrityError, UnicodeError, ValueError):
@@ -249,9 +250,11 @@ class IngestWorker:
             log.exception("batch refused by the database; writing it message by message")
             return self._write_one_by_one(writers[0], batch)
         # Only once the rows are stored do their devices count as seen.
-        self._unseen = {} if due else newest
         if due:
+            self._unseen = {}
             self._seen_at = time.monotonic()
+        else:
+            _merge_newest(self._unseen, batch_newest)
         return result
 
     def _write_last_seen(self, writers: list[BatchWriter]) -> None:
@@ -338,8 +341,7 @@ class IngestWorker:
         them, so a consumer may see a reading twice but never misses one that was stored.
         """
         rows = [row for item in batch for row in item.decoded.rows]
-        sent = [client.publish(topic, pack_rows(rows[start : start + _STREAM_ROWS]), qos=1)
-                for start in range(0, len(rows), _STREAM_ROWS)]  # fmt: skip
+        sent = [client.publish(topic, payload, qos=1) for payload in pack_messages(rows)]
         # The stream has its own connection (see run), so nothing orders its publishes before
         # the acknowledgements: wait for the broker to have them, within reason. Past the
         # limit the rows are stored all the same, and the engine is told by the gap in its

@@ -35,7 +35,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from analytics.thresholds import RuleSpec
 from analytics.thresholds.service import create_rule
-from devices.readings_stream import pack_rows
+from devices.readings_stream import pack_messages
 from devices.registry import DeviceIn, ensure_tenant, upsert_device
 from ingest.bench.load import publish_load
 from ingest.decode import decode
@@ -114,7 +114,7 @@ def _engine_capacity(s: Settings, ids: list[str], messages: int = 10_000) -> dic
                 rows = [r for topic, payload in raw
                         for r in decode(topic, payload, received_at=received, cache=engine.cache,
                                         limits=engine.limits).rows]  # fmt: skip
-                packed = [pack_rows(rows[i : i + 2_500]) for i in range(0, len(rows), 2_500)]
+                packed = pack_messages(rows)
                 began = time.perf_counter()
                 for payload in packed:
                     engine.handle_readings(payload)
