@@ -34,6 +34,9 @@ def rule_key(rule_id: int) -> str:
 class _State:
     severity: Severity | None = None  # as last reported (None: no live alert)
     breach_since: datetime | None = None
+    # Event time of the newest reading judged: with several ingest workers a device's
+    # readings can reach the engine out of order, and an older one must not undo a newer.
+    judged_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -133,7 +136,8 @@ class ThresholdDetector:
             if plan.rate:
                 key = (device_id, reading.metric)
                 previous = self._last.get(key)
-                self._last[key] = (reading.time, reading.value)
+                if previous is None or reading.time > previous[0]:
+                    self._last[key] = (reading.time, reading.value)
             for rule in plan.instant:
                 if _covers(rule, reading):
                     value = self._instant_value(rule, reading, previous)
@@ -204,6 +208,9 @@ class ThresholdDetector:
         self, rule: RuleOut, reading: Reading, when: datetime, value: float
     ) -> list[Finding]:
         state = self._states[(rule.id, reading.device_id)]
+        if state.judged_at is not None and when < state.judged_at:
+            return _NOTHING
+        state.judged_at = when
         if not rule.is_active_at(when):
             state.breach_since = None
             if state.severity is None:

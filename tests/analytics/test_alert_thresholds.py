@@ -133,3 +133,21 @@ def test_a_24h_exceedance_is_certain_before_18_hours_are_seen():
             assert "from 12 of 24 hours" in f.reason
     # 4 x 20 + 7 x 140 = 1060 < 1080 = 24 x 45; with the eighth hour of the episode: 1200.
     assert opened == [(timedelta(hours=12), "warning", 50.0)]
+
+
+def test_a_reading_older_than_the_last_judged_changes_nothing():
+    # Two ingest workers share a device's messages: the engine may get them out of order.
+    d = ThresholdDetector([rule()])
+    got = feed(d, [(1, 150), (3, 50), (2, 160), (4, 60)])
+    assert got == [(1, True, "warning", 150, 100), (3, False, "warning", 50, None)]
+    d = ThresholdDetector([rule(min_duration_s=300)])
+    # The breach began at 0; a late reading from before it must not move its start back.
+    assert feed(d, [(10, 150), (2, 150), (14, 150)]) == []
+    assert feed(d, [(15, 150)]) == [(15, True, "warning", 150, 100)]
+
+
+def test_rate_of_change_ignores_a_late_reading():
+    d = ThresholdDetector([rule(comparison="rate_of_change", levels={"warning": 100},
+                                clear_level=None)])  # fmt: skip
+    # 70 -> 75 in 10 min is 30/h; from the late 0 at 50 min it would look like 225/h.
+    assert feed(d, [(0, 60), (60, 70), (50, 0), (70, 75)]) == []
