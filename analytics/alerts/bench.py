@@ -144,16 +144,21 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 def run_alert_bench(
     *, seconds: float, rate: float, devices: int, every: float, engines: str = "split",
-    nice: int = 0,
+    nice: int = 0, ingest_workers: int = 2,
 ) -> dict[str, Any]:  # fmt: skip
     work = Path(os.environ.get("IOC_BENCH_DIR", "/var/tmp")) / f"ioc-bench-alerts-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
     with temporary_stack() as s:
         ids = _setup(s, devices)
         capacity = _engine_capacity(s, ids)
+        # As deployed (docs/ingest.md): several workers split the load through a shared
+        # subscription, each publishing its own readings stream.
+        group = {"IOC_INGEST_SHARED_GROUP": "bench-ingest"} if ingest_workers > 1 else {}
         procs = [
-            _start(s, ["ingest", "run"], work / "ingest.log", "subscribed to",
-                   {"IOC_INGEST_CLIENT_ID": "bench-ingest", "IOC_INGEST_METRICS_PORT": "0"}),
+            _start(s, ["ingest", "run"], work / f"ingest-{i}.log", "subscribed to",
+                   {"IOC_INGEST_CLIENT_ID": f"bench-ingest-{i}", "IOC_INGEST_METRICS_PORT": "0",
+                    **group})
+            for i in range(ingest_workers)
         ]  # fmt: skip
         # split: thresholds and connectivity in one engine, every other detector in another
         # (docs/alerts.md, "Spreading detectors"); single: one engine runs them all.
@@ -234,6 +239,7 @@ def run_alert_bench(
         "background_msgs_per_s": round(result.published / elapsed),
         "background_published": result.published, "offered_msgs_per_s": rate,
         "engines": engines, "input": s.alerts_input, "detectors_nice": nice,
+        "ingest_workers": ingest_workers,
         "devices": devices, "seconds": seconds,
         "engine_capacity_msgs_per_s": {k: round(v) for k, v in capacity.items()},
         "engines_behind_s": behind,
@@ -261,6 +267,9 @@ def bench_alerts(
         help="split: CPU niceness of the quality detectors' process, so on few cores the "
         "rules' process (the latency measured) is scheduled first (docs/alerts.md).",
     ),
+    ingest_workers: int = typer.Option(
+        2, min=1, help="Ingest workers sharing the load (docs/ingest.md: two on two cores)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print only the JSON result."),
 ) -> None:
     """Latency of the alert engine: triggering message → alert stored and published."""
@@ -270,7 +279,7 @@ def bench_alerts(
     if engines not in _ENGINES:
         raise typer.BadParameter(f"--engines must be one of {', '.join(_ENGINES)}")
     result = run_alert_bench(seconds=seconds, rate=rate, devices=devices, every=every,
-                             engines=engines, nice=nice)  # fmt: skip
+                             engines=engines, nice=nice, ingest_workers=ingest_workers)  # fmt: skip
     if not as_json:
         for key, value in result.items():
             typer.echo(f"{key:24} {value}")
