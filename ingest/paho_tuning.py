@@ -90,6 +90,35 @@ class IngestClient(mqtt.Client):
             if handled >= max(max_packets, _READ_BURST) and not self._buffered():
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
 
+    def _handle_publish(self) -> MQTTErrorCode:
+        """A QoS 0/1 PUBLISH of MQTT 3.1.1 straight to ``on_message``: paho's own handler
+        decodes through a generic helper, wraps it in an exception converter and formats a
+        debug line per message whether or not anything logs. Anything else, and anything
+        malformed, goes paho's way (which reports it)."""
+        header = self._in_packet["command"]
+        qos = (header & 0x06) >> 1
+        on_message = self.on_message
+        if (qos == 2 or self._protocol == mqtt.MQTTv5 or self._filtered_callbacks
+                or on_message is None):  # fmt: skip
+            return super()._handle_publish()
+        packet = self._in_packet["packet"]
+        start = 2 + ((packet[0] << 8) | packet[1]) if len(packet) >= 2 else len(packet) + 1
+        end = start + 2 if qos else start
+        if end > len(packet) or start == 2:  # truncated, or MQTT 3's forbidden empty topic
+            return super()._handle_publish()
+        message = mqtt.MQTTMessage(
+            (packet[start] << 8) | packet[start + 1] if qos else 0, bytes(packet[2:start])
+        )
+        message.qos = qos
+        message.dup = bool(header & 0x08)
+        message.retain = bool(header & 0x01)
+        message.payload = bytes(packet[end:])
+        with self._in_callback_mutex:
+            on_message(self, self._userdata, message)
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(message.mid)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
     def message_callback_add(self, sub: str, callback: Callable[..., Any]) -> None:
         self._filtered_callbacks = True
         super().message_callback_add(sub, callback)
