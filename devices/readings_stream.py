@@ -32,10 +32,12 @@ __all__ = [
     "RECORD",
     "ReadingBatch",
     "pack_messages",
+    "pack_records",
     "pack_rows",
     "readings_filter",
     "readings_topic",
     "row_times",
+    "to_records",
     "unpack_rows",
 ]
 
@@ -62,8 +64,9 @@ def readings_filter() -> str:
     return f"{_ROOT}/+"
 
 
-def pack_rows(rows: Sequence[tuple[datetime, int, int, float]]) -> bytes:
-    """Rows as ingest's COPY takes them (time, device key, metric id, value).
+def to_records(rows: Sequence[tuple[datetime, int, int, float]]) -> np.ndarray:
+    """Rows as ingest's COPY takes them (time, device key, metric id, value), as ``RECORD``s:
+    the one conversion a batch needs, for the stream and for ingest's binary COPY alike.
 
     Native messages give several rows one timestamp, so each distinct datetime is converted
     once (the conversion is most of the cost of packing).
@@ -81,12 +84,22 @@ def pack_rows(rows: Sequence[tuple[datetime, int, int, float]]) -> bytes:
     out["k"] = [r[1] for r in rows]
     out["m"] = [r[2] for r in rows]
     out["v"] = [r[3] for r in rows]
-    return MAGIC + out.tobytes()
+    return out
+
+
+def pack_rows(rows: Sequence[tuple[datetime, int, int, float]]) -> bytes:
+    """One message of rows (at most ``MAX_ROWS``)."""
+    return MAGIC + to_records(rows).tobytes()
+
+
+def pack_records(records: np.ndarray) -> list[bytes]:
+    """``RECORD``s as the messages that carry them, ``MAX_ROWS`` at most each."""
+    return [MAGIC + records[i : i + MAX_ROWS].tobytes() for i in range(0, len(records), MAX_ROWS)]
 
 
 def pack_messages(rows: Sequence[tuple[datetime, int, int, float]]) -> list[bytes]:
     """A batch's rows as the messages that carry them, ``MAX_ROWS`` at most each."""
-    return [pack_rows(rows[i : i + MAX_ROWS]) for i in range(0, len(rows), MAX_ROWS)]
+    return pack_records(to_records(rows))
 
 
 def unpack_rows(payload: bytes) -> ReadingBatch:

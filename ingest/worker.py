@@ -20,12 +20,13 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import start_http_server
 
-from devices.readings_stream import pack_messages, readings_topic
+from devices.readings_stream import pack_records, readings_topic, to_records
 from devices.topics import Channel, subscription
 from ingest.decode import decode
 from ingest.paho_tuning import IngestClient, ack_batch
@@ -121,6 +122,7 @@ class IngestWorker:
         self._client: mqtt.Client | None = None
         self._stream: mqtt.Client | None = None
         self._unseen: dict[int, datetime] = {}  # stored, last_seen not yet written
+        self._records = to_records([])  # the last batch written, for the readings stream
         self._seen_at = -float("inf")
         # A client id is free text to the broker; the stream's topic needs a segment.
         source = re.sub(r"[^a-z0-9_-]", "-", self.client_id.lower()).lstrip("_-")[:64] or "ingest"
@@ -231,6 +233,8 @@ class IngestWorker:
         if not writers:
             writers.append(BatchWriter(psycopg.connect(self.dsn, connect_timeout=10)))
         rows, dead, meta = self._gather(batch)
+        # One conversion for the COPY and for the readings stream published after it.
+        self._records = records = to_records(rows)
         # devices.last_seen: at most every ingest_freshness_interval_s, with everything
         # deferred since; each statement updates a row per device, as costly as the COPY.
         due = self._last_seen_due()
@@ -242,7 +246,7 @@ class IngestWorker:
         else:
             meta = BatchMeta(newest={}, hours=meta.hours)
         try:
-            result = writers[0].write(rows, dead, meta)
+            result = writers[0].write(records, dead, meta)
         except (psycopg.DataError, psycopg.IntegrityError, UnicodeError, ValueError):
             # Something in one message the database will not take, which validation did not
             # foresee. Writing the batch message by message isolates it, so one poison
@@ -274,22 +278,26 @@ class IngestWorker:
 
     def _write_one_by_one(self, writer: BatchWriter, batch: list[_Item]) -> FlushResult:
         total = FlushResult(0, 0, 0, 0, staged=True)
+        stored = []  # only what the database took goes on the readings stream
         for item in batch:
             rows, dead, meta = self._gather([item])
+            records = to_records(rows)
             try:
-                result = writer.write(rows, dead, meta)
+                result = writer.write(records, dead, meta)
+                stored.append(records)
             except (psycopg.DataError, psycopg.IntegrityError, UnicodeError, ValueError) as exc:
                 log.error("message on %s refused by the database: %s", item.topic, exc)
                 poison = DeadLetter(
                     repr(item.topic), "internal_error", f"refused by the database: {exc!r}",
                     item.payload, item.received,
                 )  # fmt: skip
-                result = writer.write([], [poison], BatchMeta({}, {}))
+                result = writer.write(to_records([]), [poison], BatchMeta({}, {}))
             total = FlushResult(
                 total.readings + result.readings, total.inserted + result.inserted,
                 total.conflicts + result.conflicts, total.dead_letters + result.dead_letters,
                 staged=True,
             )  # fmt: skip
+        self._records = np.concatenate(stored) if stored else to_records([])
         return total
 
     def _flush(self, writers: list[BatchWriter], batch: list[_Item], stop: threading.Event) -> bool:
@@ -324,7 +332,7 @@ class IngestWorker:
             delay = min(delay * 2, _RETRY_MAX_S)
         assert self._client is not None
         if self._stream is not None and self.readings_topic is not None:
-            self._publish_readings(self._stream, self.readings_topic, batch)
+            self._publish_readings(self._stream, self.readings_topic, self._records)
         ack_batch(self._client, [item.mid for item in batch if item.qos == 1])
         lags = [committed - i.decoded.rows[0][0].timestamp() for i in batch if i.decoded.rows]
         dead_reasons = [i.decoded.dead.reason for i in batch if i.decoded.dead is not None]
@@ -334,14 +342,13 @@ class IngestWorker:
         )  # fmt: skip
         return True
 
-    def _publish_readings(self, client: mqtt.Client, topic: str, batch: list[_Item]) -> None:
+    def _publish_readings(self, client: mqtt.Client, topic: str, records: np.ndarray) -> None:
         """The committed rows, for the alert engine (``devices.readings_stream``).
 
         Published before the source messages are acknowledged: a crash in between re-delivers
         them, so a consumer may see a reading twice but never misses one that was stored.
         """
-        rows = [row for item in batch for row in item.decoded.rows]
-        sent = [client.publish(topic, payload, qos=1) for payload in pack_messages(rows)]
+        sent = [client.publish(topic, payload, qos=1) for payload in pack_records(records)]
         # The stream has its own connection (see run), so nothing orders its publishes before
         # the acknowledgements: wait for the broker to have them, within reason. Past the
         # limit the rows are stored all the same, and the engine is told by the gap in its

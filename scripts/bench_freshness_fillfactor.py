@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from analytics.alerts.bench import _setup
+from devices.readings_stream import to_records
 from ingest.writer import BatchMeta, BatchWriter
 from ioc_core.stack.temporary import temporary_stack
 
@@ -49,7 +50,7 @@ def main() -> None:
                 began = time.perf_counter()
                 with writer.conn.transaction():
                     with writer.conn.transaction():
-                        writer._copy("telemetry", rows)
+                        writer._copy("telemetry", to_records(rows))
                     copied = time.perf_counter()
                     writer._record_freshness(BatchMeta(newest=dict(sorted(newest.items())),
                                                        hours=hours))  # fmt: skip
