@@ -66,7 +66,7 @@ class Sample:
     unit: str | None = None  # only formats that carry units (SenML) set it
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per message, and frozen __init__ is slow
 class Context:
     """Who sent the message, for dead letters and the checks."""
 
@@ -129,9 +129,10 @@ def accept_metrics(
     out = Decoded()
     rows = out.rows
     key = device.key
+    specs = cache.metrics_of(device.kind)
     dropped: list[tuple[str, str]] | None = None
     for name, raw in metrics.items():
-        spec = cache.metric(device.kind, name)
+        spec = specs.get(name)
         if (
             spec is not None
             and type(raw) is float  # the common case; ints, bools and the rest go the slow way

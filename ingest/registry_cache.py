@@ -62,6 +62,9 @@ def _service_group(tenant_id: str, kind: str, attributes: dict[str, str]) -> Cac
 _SERVICE_GROUPS = "SELECT apikey, tenant_id, kind, attributes FROM iota_service_groups"
 
 
+_NO_METRICS: dict[str, CachedMetric] = {}
+
+
 class RegistryUnavailableError(Exception):
     """The registry could not be read (database down); the caller parks the message."""
 
@@ -78,6 +81,7 @@ class RegistryCache:
         self._lock = threading.Lock()
         self._devices: dict[str, CachedDevice] = {}
         self._metrics: dict[tuple[str, str], CachedMetric] = {}
+        self._by_kind: dict[str, dict[str, CachedMetric]] = {}
         self._unknown: dict[str, float] = {}
         self._groups: dict[str, CachedServiceGroup] = {}
         self._unknown_groups: dict[str, float] = {}
@@ -135,7 +139,11 @@ class RegistryCache:
                 )
             }
             groups = {r[0]: _service_group(r[1], r[2], r[3]) for r in cur.execute(_SERVICE_GROUPS)}
+            by_kind: dict[str, dict[str, CachedMetric]] = {}
+            for (kind, name), spec in metrics.items():
+                by_kind.setdefault(kind, {})[name] = spec
             self._devices, self._metrics, self._groups = devices, metrics, groups
+            self._by_kind = by_kind
             self._unknown.clear()
             self._unknown_groups.clear()
             self._loaded_at = time.monotonic()
@@ -170,6 +178,10 @@ class RegistryCache:
 
     def metric(self, kind: str, name: str) -> CachedMetric | None:
         return self._metrics.get((kind, name))
+
+    def metrics_of(self, kind: str) -> dict[str, CachedMetric]:
+        """A kind's metrics by name: one look-up per message on the hot path, not per metric."""
+        return self._by_kind.get(kind, _NO_METRICS)
 
     def service_group(self, apikey: str) -> CachedServiceGroup | None:
         """The IoT Agent service group of ``apikey``; same negative caching as :meth:`device`."""
