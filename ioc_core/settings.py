@@ -308,6 +308,10 @@ class Settings(BaseSettings):
     alerts_nice: int = Field(
         0, ge=0, le=19, description="CPU niceness this engine process takes at start"
     )
+    alerts_merge_idle_s: float = Field(
+        1.0, gt=0, description="A readings stream silent this long stops holding the others "
+        "back (analytics/alerts/merge.py)",
+    )  # fmt: skip
     alerts_rules_reload_s: float = Field(15.0, gt=0, description="Re-read threshold rules")
     alerts_tick_s: float = Field(1.0, gt=0, description="Watermark ticks and escalation pass")
     alerts_escalate_after_s: dict[str, float] = Field(

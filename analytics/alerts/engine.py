@@ -28,7 +28,7 @@ from analytics.alerts.warm import restore_live_alerts, warm_hourly_means
 from analytics.thresholds import list_rules
 from devices.errors import PayloadError, TopicError
 from devices.payloads import StatusV1
-from devices.readings_stream import row_times, unpack_rows
+from devices.readings_stream import ReadingBatch, row_times, unpack_rows
 from devices.topics import Channel, Topic
 from ingest.decode import decode
 from ingest.readings import Limits, Row
@@ -166,13 +166,21 @@ class AlertEngine:
     def handle_readings(self, payload: bytes) -> list[Finding]:
         """One batch of ingest's readings stream (``devices.readings_stream``): rows already
         validated and stored, so nothing is decoded twice."""
+        batch = self.readings_of(payload)
+        return [] if batch is None else self.judge_records(batch)
+
+    def readings_of(self, payload: bytes) -> ReadingBatch | None:
+        """A readings-stream message's records; ``None`` (logged) for a bad one."""
         self.stats.messages += 1
         try:
-            batch = unpack_rows(payload)
+            return unpack_rows(payload)
         except PayloadError as exc:
             log.error("readings batch ignored: %s", exc)
             self.stats.ignored += 1
-            return []
+            return None
+
+    def judge_records(self, batch: ReadingBatch) -> list[Finding]:
+        """Readings-stream records (``RECORD``) through the detectors, in their order."""
         return self.judge(zip(row_times(batch), batch["k"].tolist(), batch["m"].tolist(),
                               batch["v"].tolist(), strict=True))  # fmt: skip
 

@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from analytics.alerts.engine import AlertEngine
 from analytics.alerts.escalation import escalate_due
+from analytics.alerts.merge import StreamMerge
 from analytics.alerts.model import Finding
 from analytics.alerts.notify import Notifier
 from devices.readings_stream import RECORD, readings_filter
@@ -88,6 +89,8 @@ class EngineRunner:
         self.notifier = Notifier(settings, client_id=f"{self.client_id}-notify")
         self._stop = threading.Event()
         self._next_rules = 0.0
+        # Several ingest workers' streams, judged in event-time order (merge.py).
+        self._merge: StreamMerge[_Message] = StreamMerge(settings.alerts_merge_idle_s)
 
     # --- network thread -----------------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, rc: object,
@@ -116,6 +119,7 @@ class EngineRunner:
 
     # --- engine thread ------------------------------------------------------------------
     def _drain(self, engine: AlertEngine, client: mqtt.Client) -> int:
+        """Judge what waits; returns how many messages and readings it took (0: idle)."""
         batch: list[_Message] = []
         rows = 0
         while self._pending and len(batch) < _BATCH and rows < _BATCH_ROWS:
@@ -126,17 +130,27 @@ class EngineRunner:
                 rows += len(message.payload) // RECORD.itemsize
         if not self._room.is_set() and not self._full(0.5):
             self._room.set()
-        if not batch:
+        if not batch and not self._merge.held_messages:
             return 0
         findings: list[Finding] = []
+        acks: list[_Message] = []
+        now = time.monotonic()
         for m in batch:
-            if m.topic.startswith(_READINGS_PREFIX):
-                findings += engine.handle_readings(m.payload)
-            else:
+            if not m.topic.startswith(_READINGS_PREFIX):
                 findings += engine.handle(m.topic, m.payload, m.received)
+                acks.append(m)
+                continue
+            records = engine.readings_of(m.payload)
+            if records is None:
+                acks.append(m)  # refused, and logged: acknowledged, never redelivered
+            else:
+                self._merge.add(m.topic, records, m, now)
+        ready, released = self._merge.release(now)
+        if len(ready):
+            findings += engine.judge_records(ready)
         self._commit(engine, findings)
-        ack_batch(client, [m.mid for m in batch if m.qos == 1])
-        return len(batch)
+        ack_batch(client, [m.mid for m in (*acks, *released) if m.qos == 1])
+        return len(batch) + len(ready)
 
     def _commit(self, engine: AlertEngine, findings: list[Finding]) -> None:
         """Commit, retrying through a database outage: the findings are kept and the batch
@@ -221,7 +235,7 @@ class EngineRunner:
             # an engine that cannot keep up shows it here (and ioc bench alerts reads it).
             log.info("alert engine stopped: %s watermark=%s unjudged_messages=%d",
                      engine.stats, engine.watermark and engine.watermark.isoformat(),
-                     len(self._pending))  # fmt: skip
+                     len(self._pending) + self._merge.held_messages)  # fmt: skip
             self._room.set()
             client.loop_stop()
             client.disconnect()
