@@ -20,8 +20,7 @@ from analytics.thresholds import RuleSpec
 from analytics.thresholds.service import create_rule
 from devices.readings_stream import RECORD
 from devices.registry import DeviceIn, ensure_tenant, upsert_device
-from ingest.worker import IngestWorker
-from tests.ingest.conftest import RunningWorker
+from tests.ingest.conftest import start_worker
 
 S = 1_000_000  # microseconds
 
@@ -97,15 +96,11 @@ def _two_workers_and_an_engine(db_settings, conn, tenant, merge_idle_s: float):
                     levels={"warning": 100}, clear_level=80)  # fmt: skip
     create_rule(conn, spec, changed_by="test", reason="merge test")
     shared = f"$share/{uuid.uuid4().hex[:8]}/ioc/v1/{tenant}/+/telemetry"
-    workers = []
-    for flush_s in (0.05, 0.8):
-        settings = db_settings.model_copy(update={"ingest_flush_interval_s": flush_s})
-        w = IngestWorker(settings, topic_filter=shared, client_id=f"ingest-{uuid.uuid4().hex[:8]}")
-        stop = threading.Event()
-        thread = threading.Thread(target=w.run, args=(stop,), daemon=True)
-        thread.start()
-        assert w.subscribed.wait(15)
-        workers.append(RunningWorker(w, stop, thread))
+    workers = [
+        start_worker(db_settings.model_copy(update={"ingest_flush_interval_s": flush_s}), tenant,
+                     f"ingest-{uuid.uuid4().hex[:8]}", topic_filter=shared)
+        for flush_s in (0.05, 0.8)
+    ]  # fmt: skip
     settings = db_settings.model_copy(update={
         "alerts_shared_group": f"g{uuid.uuid4().hex[:8]}", "alerts_merge_idle_s": merge_idle_s,
     })  # fmt: skip

@@ -42,10 +42,11 @@ class RunningWorker:
         assert not self.thread.is_alive()
 
 
-def start_worker(settings: Settings, tenant: str, client_id: str) -> RunningWorker:
-    worker = IngestWorker(
-        settings, topic_filter=subscription(Channel.TELEMETRY, tenant=tenant), client_id=client_id
-    )
+def start_worker(
+    settings: Settings, tenant: str, client_id: str, topic_filter: str | None = None
+) -> RunningWorker:
+    topic_filter = topic_filter or subscription(Channel.TELEMETRY, tenant=tenant)
+    worker = IngestWorker(settings, topic_filter=topic_filter, client_id=client_id)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
