@@ -11,8 +11,11 @@ demo: setup
 
 # Unit + real-service integration, then the browser tests in their own pytest process
 # (sync Playwright and asyncio tests clash in one process). Honest exit code: any failure fails.
+# Two workers: most of the suite waits on services, and each worker starts its own stack on
+# free ports (tests/conftest.py), so they share nothing; a file stays on one worker, so a
+# module's shared fixture runs once.
 test: setup lint
-	$(VENV)/pytest -m "not browser" --durations=15
+	$(VENV)/pytest -m "not browser" -n 2 --dist loadfile --durations=15
 	$(VENV)/pytest -m browser
 
 test-fast: setup

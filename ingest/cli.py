@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -24,15 +25,34 @@ def run(
         Path | None,
         typer.Option(help="Write the final counters and a sample of commit lags here (JSON)."),
     ] = None,
+    ready_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Create this file once subscribed: until then a new broker session queues "
+            "nothing, so a supervisor starts publishers after it (ioc demo does)."
+        ),
+    ] = None,
 ) -> None:
     """Consume telemetry until SIGINT/SIGTERM, then flush, acknowledge and exit."""
     stop = stop_on_signals()
     worker = IngestWorker(settings_from_env())
+    if ready_file:
+        ready_file.unlink(missing_ok=True)
+        threading.Thread(
+            target=_announce_ready, args=(worker, ready_file, stop), daemon=True
+        ).start()
     try:
         worker.run(stop)
     finally:
         if stats_file:
             stats_file.write_text(json.dumps(worker.stats.summary()))
+
+
+def _announce_ready(worker: IngestWorker, ready_file: Path, stop: threading.Event) -> None:
+    while not stop.is_set():
+        if worker.subscribed.wait(0.2):
+            ready_file.write_text("subscribed\n")
+            return
 
 
 @app.command("status")

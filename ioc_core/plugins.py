@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any
 
 from psycopg import Connection
 
@@ -23,16 +22,6 @@ POST_MIGRATE_GROUP = "ioc.post_migrate"
 AFTER_MIGRATE_GROUP = "ioc.after_migrate"
 
 PostMigrateHook = Callable[[Connection], None]
-
-
-def command_groups() -> dict[str, Any]:
-    """Name -> typer.Typer of every installed sub-command group."""
-    return {ep.name: ep.load() for ep in entry_points(group=COMMANDS_GROUP)}
-
-
-def bench_commands() -> dict[str, Callable[..., None]]:
-    """Name -> command function of every benchmark (``ioc bench NAME``)."""
-    return {ep.name: ep.load() for ep in entry_points(group=BENCH_GROUP)}
 
 
 def post_migrate_hooks() -> list[tuple[str, PostMigrateHook]]:

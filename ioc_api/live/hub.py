@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 EventType = Literal["alert", "latest"]
 QUEUE_SIZE: Final = 10_000  # a slow client loses events beyond this, and is told so
 TICK_S: Final = 1.0
+# How soon the thread notices stop(): a tick's wait is cut into slices this long, so an API
+# shutting down (every TestClient in the tests, a restart in production) does not wait out
+# the rest of a one-second tick.
+STOP_POLL_S: Final = 0.05
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,9 @@ class LiveHub:
         conn.execute("LISTEN ioc_alerts")
         since = datetime.now(UTC)  # used only while another process holds the sweep
         while not self._stop.is_set():
-            payloads = [n.payload for n in conn.notifies(timeout=TICK_S)]
+            payloads = self._wait_tick(conn)
+            if self._stop.is_set():
+                return
             events = _alert_events(conn, payloads)
             changes = sweep_latest(conn, since=since)
             if changes:
@@ -133,6 +140,14 @@ class LiveHub:
             if events:
                 self._publish(events)
             self.sweeps += 1
+
+    def _wait_tick(self, conn: Connection) -> list[str]:
+        """The alert notifications of one TICK_S, or of less if stop() comes first."""
+        payloads: list[str] = []
+        end = time.monotonic() + TICK_S
+        while not self._stop.is_set() and (left := end - time.monotonic()) > 0:
+            payloads += [n.payload for n in conn.notifies(timeout=min(left, STOP_POLL_S))]
+        return payloads
 
 
 def _latest_event(change: LatestChange) -> LiveEvent:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 import httpx
@@ -43,6 +44,15 @@ def _wait_http(url: str, *, timeout: float) -> bool:
             pass
         time.sleep(0.3)
     return False
+
+
+def _wait_file(path: Path, *, timeout: float, sup: Supervisor) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not sup.dead():
+        if path.exists():
+            return True
+        time.sleep(0.1)
+    return path.exists()
 
 
 def _api_key(ioc: list[str], name: str, role: str) -> str:
@@ -107,11 +117,19 @@ def demo(
     old_term = signal.signal(signal.SIGTERM, _raise_stop)
     try:
         sup.start("api", [*ioc, "api", "run"], logs / "api.log")
-        sup.start("ingest", [*ioc, "ingest", "run"], logs / "ingest.log")
+        ingest_ready = settings.run_dir / "ingest.ready"
+        ingest_ready.unlink(missing_ok=True)  # a last run's
+        sup.start("ingest", [*ioc, "ingest", "run", f"--ready-file={ingest_ready}"],
+                  logs / "ingest.log")  # fmt: skip
         sup.start("control", [*ioc, "ingest", "control"], logs / "control.log")
         sup.start("analytics", [*ioc, "analytics", "run"], logs / "analytics.log")
         sup.start("alerts", [*ioc, "analytics", "alerts", "run"], logs / "alerts.log")
         sup.start("wall", [sys.executable, "-m", "ioc_dashboard"], logs / "wall.log")
+        # The simulated devices publish within seconds of starting, street lights then only
+        # every 15 minutes; on a new broker a reading sent before ingest's first subscription
+        # reaches no one, so the city starts once ingest listens.
+        if not _wait_file(ingest_ready, timeout=60, sup=sup):
+            raise IocError(f"ingest did not subscribe to the broker; see {logs}/ingest.log")
         sup.start(
             "simulator",
             [*ioc, "simulate", f"--devices={devices}", f"--scenario={scenario}", "--speed=1",

@@ -12,10 +12,32 @@ import typer
 
 from ioc_core.cli.common import fail_cleanly, settings_from_env
 from ioc_core.cli.demo import demo
+from ioc_core.cli.lazy import (
+    Loader,
+    build_subgroup,
+    function_command_loaders,
+    lazy_group,
+    typer_group_loaders,
+)
 from ioc_core.logs import configure_logging
-from ioc_core.plugins import after_migrate, bench_commands, command_groups, migrate_and_sync
+from ioc_core.plugins import BENCH_GROUP, COMMANDS_GROUP, after_migrate, migrate_and_sync
+
+
+def _plugin_loaders() -> dict[str, Loader]:
+    """The packages' sub-command groups, then ``bench``: each imported only when named."""
+    bench_app = typer.Typer(
+        cls=lazy_group(lambda: function_command_loaders(BENCH_GROUP)),
+        no_args_is_help=True,
+        help="Benchmarks that print JSON.",
+    )
+    return {
+        **typer_group_loaders(COMMANDS_GROUP),
+        "bench": lambda: build_subgroup(bench_app, "bench"),
+    }
+
 
 app = typer.Typer(
+    cls=lazy_group(_plugin_loaders),
     no_args_is_help=True,
     add_completion=False,
     help="Hai Phong IOC backend: private stack, database, ingest, API, simulators, demo.",
@@ -101,15 +123,6 @@ def db_migrate_cmd() -> None:
         synced += after_migrate(settings, conn)
     typer.echo(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
     typer.echo(f"reference data synced: {', '.join(synced) or 'none'}")
-
-
-for _name, _group in sorted(command_groups().items()):
-    app.add_typer(_group, name=_name)
-
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print JSON.")
-for _name, _command in sorted(bench_commands().items()):
-    bench_app.command(_name)(_command)
-app.add_typer(bench_app, name="bench")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -77,8 +78,18 @@ def test_demo_runs_the_city_and_ctrl_c_stops_everything():
         time.sleep(0.5)
         assert [p for p in started if pid_alive(p)] == []
     finally:
-        if demo.poll() is None:
-            demo.kill()
+        if demo.poll() is None:  # a failed assertion: stop it the way a user would, then kill
+            leftover = _descendants(demo.pid)
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                demo.wait()
+            # its components run in sessions of their own: a killed demo would orphan them
+            for pid in leftover:
+                if pid_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
         subprocess.run(
             [sys.executable, "-m", "ioc_core.cli.main", "stack", "down"], env=env, check=False
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -81,3 +82,43 @@ def test_status_without_a_worker_says_where_it_looked(db_settings):
     )  # fmt: skip
     assert result.returncode == 1
     assert env["IOC_INGEST_METRICS_PORT"] in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_ready_file_appears_once_subscribed_and_a_reading_sent_then_is_stored(
+    db_settings, station, tenant, conn, publisher, tmp_path
+):
+    """What ``ioc demo`` waits for before it starts the simulated city: after the file, a
+    first-ever session (a new client id) already receives what devices publish."""
+    ready = tmp_path / "ingest.ready"
+    ready.write_text("a last run's\n")  # removed at start, not taken for this run's
+    env = {**settings_env(db_settings), "IOC_INGEST_CLIENT_ID": f"ready-{tenant}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ioc_core.cli.main", "ingest", "run", f"--ready-file={ready}"],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while (ready.read_text() if ready.exists() else "") != "subscribed\n":
+            assert time.monotonic() < deadline and proc.poll() is None, "never ready"
+            time.sleep(0.05)
+        publish(publisher, f"ioc/v1/{tenant}/aq-001/telemetry", telemetry(1, {"pm25": 10.0}))
+        assert wait_for(conn, "SELECT count(*) FROM telemetry", 1) == 1
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_the_ready_file_waits_for_the_subscription(tmp_path):
+    from ingest.cli import _announce_ready
+
+    class Worker:  # what _announce_ready reads of an IngestWorker
+        subscribed = threading.Event()
+
+    ready, stop = tmp_path / "ready", threading.Event()
+    thread = threading.Thread(target=_announce_ready, args=(Worker, ready, stop), daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    assert not ready.exists()
+    Worker.subscribed.set()
+    thread.join(5)
+    assert ready.read_text() == "subscribed\n"

@@ -33,6 +33,11 @@ from tests.conftest import api_key_headers
 
 pytestmark = [pytest.mark.broker]
 
+# Simulated time at 5x wall time: a station told to report every 10 s does so every 2 s of the
+# test's time, with readings still stamped 10 s apart. Commands, acks and the control loop run
+# in wall time as ever.
+SPEED = 5.0
+
 
 def eventually(check, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
@@ -67,7 +72,9 @@ def city(db_settings, conn):
     assert control.subscribed.wait(15)
     now = datetime.now(UTC).replace(microsecond=0)
     world = World(seed=5, weather=Weather(seed=5, start=now, end=now, rain=False))
-    engine = Engine(db_settings, fleet, world, sim_start=now, speed=1.0, stop=stops[1], prompt=True)
+    engine = Engine(
+        db_settings, fleet, world, sim_start=now, speed=SPEED, stop=stops[1], prompt=True
+    )
     runner = threading.Thread(target=engine.run, daemon=True)
     runner.start()
     with TestClient(create_app(db_settings), headers=api_key_headers(conn)) as client:
