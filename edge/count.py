@@ -371,7 +371,7 @@ class Counter:
             else "fast"
             if speed is not None and speed > self.cfg.max_speed_kmh
             else "merged"
-            if max(width, p.track.partial[0]) > _MAX_WIDTH_M
+            if width > _MAX_WIDTH_M
             else None
         )
         if reason is not None:

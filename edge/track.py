@@ -35,6 +35,8 @@ _GROUP_MAX_FRAME_SHARE = 0.02
 # not one vehicle tracked twice (overlapping by more than this IoU).
 _SPLIT_MAX_SHARE = 0.85
 _SPLIT_MAX_IOU = 0.3
+# ... unless one established track's predicted box covers the blob this well (IoU).
+_OWNER_MIN_IOU = 0.5
 
 
 @dataclass(slots=True)
@@ -110,7 +112,11 @@ def _regroup(blobs: list[Blob], boxes: list[tuple[float, float, float, float]]) 
     return out
 
 
-def _split_shared(blobs: list[Blob], boxes: list[tuple[float, float, float, float]]) -> list[Blob]:
+def _split_shared(
+    blobs: list[Blob],
+    boxes: list[tuple[float, float, float, float]],
+    owners: list[tuple[float, float, float, float]] = (),  # type: ignore[assignment]
+) -> list[Blob]:
     """Cut a blob that holds several tracked vehicles back into them.
 
     Vehicles that touch in the image (motorbikes side by side, one close behind another, seen
@@ -126,6 +132,11 @@ def _split_shared(blobs: list[Blob], boxes: list[tuple[float, float, float, floa
     for b in blobs:
         bb = (float(b.x0), float(b.y0), float(b.x1), float(b.y1))
         limit = _SPLIT_MAX_SHARE * _area(bb)
+        if any(_area(p) >= limit and _iou(p, bb) >= _OWNER_MIN_IOU for p in owners):
+            # One tracked vehicle already fills the blob: the small tracks inside it are its
+            # own fragments, or static specks it drives over, not vehicles beside it.
+            out.append(b)
+            continue
         inside = sorted(
             (
                 p
@@ -184,7 +195,10 @@ class Tracker:
             for p, tr in zip(preds, self.tracks, strict=True)
             if tr.hits >= 3 and tr.matched_now and _area(p) <= self.max_group_area
         ]
-        blobs = _split_shared(_regroup(blobs, established), established)
+        owners = [
+            p for p, tr in zip(preds, self.tracks, strict=True) if tr.hits >= 3 and tr.matched_now
+        ]
+        blobs = _split_shared(_regroup(blobs, established), established, owners)
         matched_tracks: set[int] = set()
         matched_blobs: set[int] = set()
         if preds and blobs:
