@@ -119,12 +119,16 @@ def classify(
     slower vehicle rides at its speed, a bicycle is slow on an open road. "Slow" is the top
     speed over the track's last ~2.5 s (``top_speed_kmh``), else the speed at the line.
     """
-    if width_m >= cfg.bus_truck_min_width_m and length_m >= cfg.bus_truck_min_length_m:
-        return "bus_truck"
+    roof = top_fill * width_m
     if (
-        width_m >= cfg.car_min_width_m
-        and length_m <= cfg.car_max_length_m
-        and top_fill >= cfg.car_min_top_fill
+        width_m >= cfg.bus_truck_min_width_m
+        and length_m >= cfg.bus_truck_min_length_m
+        and roof >= cfg.bus_truck_min_roof_m
+    ):
+        return "bus_truck"
+    if width_m >= cfg.car_min_width_m and (
+        (length_m <= cfg.car_max_length_m and top_fill >= cfg.car_min_top_fill)
+        or (roof >= cfg.car_min_roof_m and length_m <= cfg.car_with_roof_max_length_m)
     ):
         return "car"
     fastest = top_speed_kmh if top_speed_kmh is not None else speed_kmh
