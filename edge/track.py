@@ -35,6 +35,8 @@ _GROUP_MAX_FRAME_SHARE = 0.02
 # not one vehicle tracked twice (overlapping by more than this IoU).
 _SPLIT_MAX_SHARE = 0.85
 _SPLIT_MAX_IOU = 0.3
+# ... and only when their boxes cover at least this share of it.
+_SPLIT_MIN_COVER = 0.5
 # ... unless one established track's predicted box covers the blob this well (IoU).
 _OWNER_MIN_IOU = 0.5
 
@@ -156,11 +158,20 @@ def _split_shared(
             out.append(b)
             continue
         fill = b.area / max(_area(bb), 1.0)
+        pieces = []
         for p in keep:
             x0, y0 = max(b.x0, round(p[0])), max(b.y0, round(p[1]))
             x1, y1 = min(b.x1, round(p[2])), min(b.y1, round(p[3]))
             if x1 - x0 >= 2 and y1 - y0 >= 2:
-                out.append(Blob(x0, y0, x1, y1, round((x1 - x0) * (y1 - y0) * fill), shared=True))
+                pieces.append((x0, y0, x1, y1))
+        if sum(_area(q) for q in pieces) < _SPLIT_MIN_COVER * _area(bb):
+            # The tracked vehicles are a small part of the blob: something large that no track
+            # holds yet (a bus entering the view) has swallowed them; cutting it into their
+            # boxes would leave the bus untracked.
+            out.append(b)
+            continue
+        for x0, y0, x1, y1 in pieces:
+            out.append(Blob(x0, y0, x1, y1, round((x1 - x0) * (y1 - y0) * fill), shared=True))
     return out
 
 
