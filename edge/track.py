@@ -55,6 +55,9 @@ class Track:
     # Per-line last side (+1 in side, -1 out side) and lines already counted.
     sides: dict[str, int] = field(default_factory=dict)
     counted: set[str] = field(default_factory=set)
+    # Lines this track counted and then jumped back across in one step too long for a vehicle:
+    # it switched onto the vehicle behind, which does not void the crossing it counted.
+    switched: set[str] = field(default_factory=set)
     # Size samples (width m, length m) for classification, taken while fully in view, and the
     # ground metres per pixel of each sample's bottom edge (its resolution).
     sizes: list[tuple[float, float]] = field(default_factory=list)
