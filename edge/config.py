@@ -263,6 +263,15 @@ class ClassificationConfig(_Strict):
     # Apparent length again: a bus or truck measures 15 m and more from 11 m up; two cars or a
     # car and motorbikes merged measure 8-12 m.
     bus_truck_min_length_m: float = Field(12.0, gt=0)
+    # Roof widths: the width covered in the box's top rows (top fill x width, metres). A bus's
+    # roof is 2.4-2.5 m; a car's 1.5-1.8 m, also when the pool of its headlights at night
+    # stretches its box as long and as wide at the bottom as a bus's; a rider's, or two riders'
+    # side by side, under 1.1 m.
+    bus_truck_min_roof_m: float = Field(2.0, ge=0)
+    car_min_roof_m: float = Field(1.3, ge=0)
+    # A car-wide box with a car's roof is a car up to this apparent length (its headlight pool
+    # ahead of it lengthens it); without a car's roof, car_max_length_m applies.
+    car_with_roof_max_length_m: float = Field(16.0, gt=0)
     # Two-wheelers that never went this fast over the last ~2.5 s of their track, with no
     # vehicle close ahead, are bicycles: a bicycle and a motorbike have almost the same
     # footprint; speed is what separates them in a city (cyclists 12-18 km/h, urban motorbikes

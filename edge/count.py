@@ -119,12 +119,16 @@ def classify(
     slower vehicle rides at its speed, a bicycle is slow on an open road. "Slow" is the top
     speed over the track's last ~2.5 s (``top_speed_kmh``), else the speed at the line.
     """
-    if width_m >= cfg.bus_truck_min_width_m and length_m >= cfg.bus_truck_min_length_m:
-        return "bus_truck"
+    roof = top_fill * width_m
     if (
-        width_m >= cfg.car_min_width_m
-        and length_m <= cfg.car_max_length_m
-        and top_fill >= cfg.car_min_top_fill
+        width_m >= cfg.bus_truck_min_width_m
+        and length_m >= cfg.bus_truck_min_length_m
+        and roof >= cfg.bus_truck_min_roof_m
+    ):
+        return "bus_truck"
+    if width_m >= cfg.car_min_width_m and (
+        (length_m <= cfg.car_max_length_m and top_fill >= cfg.car_min_top_fill)
+        or (roof >= cfg.car_min_roof_m and length_m <= cfg.car_with_roof_max_length_m)
     ):
         return "car"
     fastest = top_speed_kmh if top_speed_kmh is not None else speed_kmh
@@ -234,7 +238,14 @@ class Counter:
                 side = 1 if s > 0 else -1
                 before = tr.sides.get(line.name)
                 tr.sides[line.name] = side
-                if before is None or before == side or line.name in tr.counted:
+                if before is None or before == side:
+                    continue
+                if line.name in tr.counted:
+                    if self._jumped(tr, line):
+                        # Back across in one leap: the track left the vehicle it counted for
+                        # the one behind. That crossing stands, and the one behind may count.
+                        tr.switched.add(line.name)
+                        tr.counted.discard(line.name)
                     continue
                 pos = line.along(point)
                 if not -_SEGMENT_SLACK <= pos <= 1 + _SEGMENT_SLACK:
@@ -292,6 +303,14 @@ class Counter:
         cx, cy = tr.contact
         travelled = float((np.array([cx - x0, cy - y0])) @ line.normal_in) * side
         return travelled >= _MIN_TRAVEL_PX
+
+    def _jumped(self, tr: Track, line: Line) -> bool:
+        """Was the track's last step across the line longer than a vehicle can go?"""
+        if len(tr.path) < 2:
+            return False
+        (t0, x0, y0), (t1, x1, y1) = tr.path[-2], tr.path[-1]
+        s0, s1 = self._ground_side_m(line, np.array([[x0, y0], [x1, y1]]))
+        return abs(float(s1 - s0)) > _MAX_STEP_MPS * max(t1 - t0, 0.0) + _JUMP_SLACK_M
 
     def _steady(self, tr: Track, line: Line, side: int) -> bool:
         """The side change was a step of a moving vehicle, not a jump or a drift backwards.
@@ -358,7 +377,10 @@ class Counter:
         speed = p.speed_kmh
         if speed is None:
             speed = track_speed_kmh(p.track, self.homography)
-        came_back = p.track.sides.get(p.line) != (1 if p.direction == "in" else -1)
+        came_back = (
+            p.track.sides.get(p.line) != (1 if p.direction == "in" else -1)
+            and p.line not in p.track.switched
+        )
         reason = (
             "came_back"  # the box edge jumped across and back (blobs merging and parting)
             if came_back
@@ -371,7 +393,7 @@ class Counter:
             else "fast"
             if speed is not None and speed > self.cfg.max_speed_kmh
             else "merged"
-            if max(width, p.track.partial[0]) > _MAX_WIDTH_M
+            if width > _MAX_WIDTH_M
             else None
         )
         if reason is not None:

@@ -80,7 +80,11 @@ class Detector:
         self.raw: Mask | None = None
 
     def foreground(self, frame: Image, learning_rate: float = -1.0) -> Mask:
-        raw = self.subtractor.apply(frame, learningRate=learning_rate)
+        return self.select(self.subtractor.apply(frame, learningRate=learning_rate))
+
+    def select(self, raw: Mask) -> Mask:
+        """The vehicles' pixels of one subtractor output (separate so that an evaluation can
+        replay cached subtractor outputs)."""
         self.raw = raw
         _, fg = cv2.threshold(raw, _FOREGROUND, 255, cv2.THRESH_BINARY)
         if self.roi is not None:

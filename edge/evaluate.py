@@ -37,11 +37,23 @@ def _error_pct(counted: int, truth: int) -> float | None:
     return round(abs(counted - truth) * 100.0 / truth, 2)
 
 
-def _matched(ours: list[Crossing], truth: Truth) -> tuple[int, int]:
-    """(matched vehicles, of which with the right class), greedy in time order."""
+def _matched(
+    ours: list[Crossing], truth: Truth, lines: set[str]
+) -> tuple[int, int, dict[str, dict[str, int]], dict[str, int], int]:
+    """Greedy in time order: (matched, of which with the right class, confusion, false counts
+    by class, false counts on a line and direction that no true vehicle took).
+
+    ``confusion[true class][counted class]`` (plus ``missed``) says where each true vehicle
+    went, which the totals cannot: a car missed and a motorbike read as a car cancel there.
+    """
     pool: dict[tuple[str, str], list[tuple[float, str]]] = {}
     for c in truth.crossings:
-        pool.setdefault((c.line, c.direction), []).append((c.time_s, c.cls))
+        if c.line in lines:
+            pool.setdefault((c.line, c.direction), []).append((c.time_s, c.cls))
+    taken = set(pool)
+    confusion = {t: dict.fromkeys((*CLASSES, "missed"), 0) for t in CLASSES}
+    false_by_class = dict.fromkeys(CLASSES, 0)
+    wrong_way = 0
     matched = right = 0
     for ours_c in sorted(ours, key=lambda c: c.time):
         candidates = pool.get((ours_c.line, ours_c.direction), [])
@@ -55,7 +67,14 @@ def _matched(ours: list[Crossing], truth: Truth) -> tuple[int, int]:
             _, cls = candidates.pop(best)
             matched += 1
             right += cls == ours_c.cls
-    return matched, right
+            confusion[cls][ours_c.cls] += 1
+        else:
+            false_by_class[ours_c.cls] += 1
+            wrong_way += (ours_c.line, ours_c.direction) not in taken
+    for left in pool.values():
+        for _, cls in left:
+            confusion[cls]["missed"] += 1
+    return matched, right, confusion, false_by_class, wrong_way
 
 
 def evaluate(video: Path, config: CameraConfig, truth: Truth) -> dict[str, Any]:
@@ -75,13 +94,27 @@ def evaluate(video: Path, config: CameraConfig, truth: Truth) -> dict[str, Any]:
         source.close()
     crossings.extend(pipeline.finish(t))
     wall = time.perf_counter() - started
+    result = score(crossings, config, truth)
+    return {
+        "video": str(video),
+        "frames": frames,
+        "video_s": round(frames / truth.fps, 2),
+        "fps_processed": round(frames / wall, 1) if wall > 0 else None,
+        **result,
+        # Side changes not counted, by reason (edge/count.py): what the filters threw away.
+        "rejected": dict(pipeline.counter.reasons) if frames else {},
+    }
+
+
+def score(crossings: list[Crossing], config: CameraConfig, truth: Truth) -> dict[str, Any]:
+    """Counted crossings against the truth (the part of the evaluation after the video)."""
     lines = {line.name for line in config.lines}
     true_items = [(c.direction, c.cls) for c in truth.crossings if c.line in lines]
     counted = _table([(c.direction, c.cls) for c in crossings])
     expected = _table(true_items)
     total_c = sum(sum(v.values()) for v in counted.values())
     total_t = sum(sum(v.values()) for v in expected.values())
-    matched, right_class = _matched(crossings, truth)
+    matched, right_class, confusion, false_by_class, wrong_way = _matched(crossings, truth, lines)
     per_direction = {
         d: _error_pct(sum(counted[d].values()), sum(expected[d].values())) for d in DIRECTIONS
     }
@@ -97,10 +130,6 @@ def evaluate(video: Path, config: CameraConfig, truth: Truth) -> dict[str, Any]:
     by_line = Tally(f"{c.line}_{c.direction}" for c in crossings)
     truth_by_line = Tally(f"{c.line}_{c.direction}" for c in truth.crossings if c.line in lines)
     return {
-        "video": str(video),
-        "frames": frames,
-        "video_s": round(frames / truth.fps, 2),
-        "fps_processed": round(frames / wall, 1) if wall > 0 else None,
         "counted": counted,
         "truth": expected,
         "counted_total": total_c,
@@ -113,6 +142,8 @@ def evaluate(video: Path, config: CameraConfig, truth: Truth) -> dict[str, Any]:
         "matched_pct": round(100.0 * matched / total_t, 2) if total_t else None,
         "class_accuracy_pct": round(100.0 * right_class / matched, 2) if matched else None,
         "false_pct": round(100.0 * (total_c - matched) / total_t, 2) if total_t else None,
-        # Side changes not counted, by reason (edge/count.py): what the filters threw away.
-        "rejected": dict(pipeline.counter.reasons) if frames else {},
+        # Where each true vehicle went (matched within MATCH_S on its line and direction).
+        "confusion": confusion,
+        "false_by_class": false_by_class,
+        "false_wrong_direction": wrong_way,
     }

@@ -35,6 +35,10 @@ _GROUP_MAX_FRAME_SHARE = 0.02
 # not one vehicle tracked twice (overlapping by more than this IoU).
 _SPLIT_MAX_SHARE = 0.85
 _SPLIT_MAX_IOU = 0.3
+# ... and only when their boxes cover at least this share of it.
+_SPLIT_MIN_COVER = 0.5
+# ... unless one established track's predicted box covers the blob this well (IoU).
+_OWNER_MIN_IOU = 0.5
 
 
 @dataclass(slots=True)
@@ -51,6 +55,9 @@ class Track:
     # Per-line last side (+1 in side, -1 out side) and lines already counted.
     sides: dict[str, int] = field(default_factory=dict)
     counted: set[str] = field(default_factory=set)
+    # Lines this track counted and then jumped back across in one step too long for a vehicle:
+    # it switched onto the vehicle behind, which does not void the crossing it counted.
+    switched: set[str] = field(default_factory=set)
     # Size samples (width m, length m) for classification, taken while fully in view, and the
     # ground metres per pixel of each sample's bottom edge (its resolution).
     sizes: list[tuple[float, float]] = field(default_factory=list)
@@ -110,7 +117,11 @@ def _regroup(blobs: list[Blob], boxes: list[tuple[float, float, float, float]]) 
     return out
 
 
-def _split_shared(blobs: list[Blob], boxes: list[tuple[float, float, float, float]]) -> list[Blob]:
+def _split_shared(
+    blobs: list[Blob],
+    boxes: list[tuple[float, float, float, float]],
+    owners: list[tuple[float, float, float, float]] = (),  # type: ignore[assignment]
+) -> list[Blob]:
     """Cut a blob that holds several tracked vehicles back into them.
 
     Vehicles that touch in the image (motorbikes side by side, one close behind another, seen
@@ -126,6 +137,11 @@ def _split_shared(blobs: list[Blob], boxes: list[tuple[float, float, float, floa
     for b in blobs:
         bb = (float(b.x0), float(b.y0), float(b.x1), float(b.y1))
         limit = _SPLIT_MAX_SHARE * _area(bb)
+        if any(_area(p) >= limit and _iou(p, bb) >= _OWNER_MIN_IOU for p in owners):
+            # One tracked vehicle already fills the blob: the small tracks inside it are its
+            # own fragments, or static specks it drives over, not vehicles beside it.
+            out.append(b)
+            continue
         inside = sorted(
             (
                 p
@@ -145,11 +161,20 @@ def _split_shared(blobs: list[Blob], boxes: list[tuple[float, float, float, floa
             out.append(b)
             continue
         fill = b.area / max(_area(bb), 1.0)
+        pieces = []
         for p in keep:
             x0, y0 = max(b.x0, round(p[0])), max(b.y0, round(p[1]))
             x1, y1 = min(b.x1, round(p[2])), min(b.y1, round(p[3]))
             if x1 - x0 >= 2 and y1 - y0 >= 2:
-                out.append(Blob(x0, y0, x1, y1, round((x1 - x0) * (y1 - y0) * fill), shared=True))
+                pieces.append((x0, y0, x1, y1))
+        if sum(_area(q) for q in pieces) < _SPLIT_MIN_COVER * _area(bb):
+            # The tracked vehicles are a small part of the blob: something large that no track
+            # holds yet (a bus entering the view) has swallowed them; cutting it into their
+            # boxes would leave the bus untracked.
+            out.append(b)
+            continue
+        for x0, y0, x1, y1 in pieces:
+            out.append(Blob(x0, y0, x1, y1, round((x1 - x0) * (y1 - y0) * fill), shared=True))
     return out
 
 
@@ -184,7 +209,10 @@ class Tracker:
             for p, tr in zip(preds, self.tracks, strict=True)
             if tr.hits >= 3 and tr.matched_now and _area(p) <= self.max_group_area
         ]
-        blobs = _split_shared(_regroup(blobs, established), established)
+        owners = [
+            p for p, tr in zip(preds, self.tracks, strict=True) if tr.hits >= 3 and tr.matched_now
+        ]
+        blobs = _split_shared(_regroup(blobs, established), established, owners)
         matched_tracks: set[int] = set()
         matched_blobs: set[int] = set()
         if preds and blobs:

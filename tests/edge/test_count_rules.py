@@ -62,3 +62,12 @@ def test_a_track_jumping_back_across_the_line_is_not_counted() -> None:
     # was occluded) and is lost: the jump reads as "out", but nothing drove out.
     path = [105.0 + 3.6 * i for i in range(6)] + [65.0 + 3.6 * i for i in range(3)]
     assert _run(path, velocity_y=90.0) == []
+
+
+def test_a_track_that_leaps_back_onto_the_vehicle_behind_counts_both_vehicles() -> None:
+    # Crosses steadily, then (before its class is decided) leaps 6 m back onto the vehicle
+    # behind, which then crosses too. The leap does not void the first crossing (a box edge
+    # that drifts back would), and the track may count the second vehicle.
+    first = [60.0 + 3.6 * i for i in range(15)]  # 60 .. 110: across the line at 100
+    behind = [50.0 + 3.6 * i for i in range(30)]  # 6 m back, then across again 0.7 s later
+    assert _run(first + behind, velocity_y=90.0) == ["in", "in"]

@@ -25,6 +25,40 @@ def test_every_crossing_of_the_clip_is_counted_with_direction_and_class(clip: Cl
     assert result["counted"] == expected
     assert result["abs_error_pct"] == 0.0
     assert result["matched_pct"] == 100.0  # each count is a real vehicle, at the right time
+    # The confusion says where each true vehicle went: all on the diagonal, none missed.
+    for cls in CLASSES:
+        row = result["confusion"][cls]
+        assert row[cls] == drawn[("in", cls)] + drawn[("out", cls)]
+        assert sum(row.values()) == row[cls]
+    assert result["false_by_class"] == dict.fromkeys(CLASSES, 0)
+    assert result["false_wrong_direction"] == 0
+
+
+def test_confusion_names_missed_misclassified_and_wrong_way_counts(clip: Clip) -> None:
+    """Scored from hand-made counts against one direction's true crossings: one true vehicle
+    missed, one read as another class, one counted against the only direction taken."""
+    from edge.count import Crossing
+    from edge.evaluate import score
+
+    full = load_truth(clip.truth)
+    direction = full.crossings[0].direction
+    truth = full.model_copy(
+        update={"crossings": [c for c in full.crossings if c.direction == direction]}
+    )
+    first, second, *rest = truth.crossings
+    other = next(c for c in CLASSES if c != second.cls)
+    flipped = "out" if direction == "in" else "in"
+    ours = [
+        Crossing(second.time_s, second.line, direction, other, None, 1),
+        *(Crossing(c.time_s, c.line, direction, c.cls, None, 2 + i) for i, c in enumerate(rest)),
+        Crossing(first.time_s, first.line, flipped, first.cls, None, 99),
+    ]
+    result = score(ours, load_config(clip.config), truth)
+    assert result["confusion"][second.cls][other] == 1
+    assert result["confusion"][first.cls]["missed"] == 1
+    assert sum(row["missed"] for row in result["confusion"].values()) == 1
+    assert result["false_by_class"] == {c: int(c == first.cls) for c in CLASSES}
+    assert result["false_wrong_direction"] == 1
 
 
 def test_reversing_in_direction_swaps_in_and_out(clip: Clip) -> None:
