@@ -122,7 +122,6 @@ class IngestWorker:
         self._client: mqtt.Client | None = None
         self._stream: mqtt.Client | None = None
         self._unseen: dict[int, datetime] = {}  # stored, last_seen not yet written
-        self._records = to_records([])  # the last batch written, for the readings stream
         self._seen_at = -float("inf")
         # A client id is free text to the broker; the stream's topic needs a segment.
         source = re.sub(r"[^a-z0-9_-]", "-", self.client_id.lower()).lstrip("_-")[:64] or "ingest"
@@ -229,12 +228,15 @@ class IngestWorker:
     def _last_seen_due(self) -> bool:
         return time.monotonic() - self._seen_at >= self.s.ingest_freshness_interval_s
 
-    def _write(self, writers: list[BatchWriter], batch: list[_Item]) -> FlushResult:
+    def _write(
+        self, writers: list[BatchWriter], batch: list[_Item]
+    ) -> tuple[FlushResult, np.ndarray]:
+        """Store the batch; also returns the records stored, for the readings stream."""
         if not writers:
             writers.append(BatchWriter(psycopg.connect(self.dsn, connect_timeout=10)))
         rows, dead, meta = self._gather(batch)
         # One conversion for the COPY and for the readings stream published after it.
-        self._records = records = to_records(rows)
+        records = to_records(rows)
         # devices.last_seen: at most every ingest_freshness_interval_s, with everything
         # deferred since; each statement updates a row per device, as costly as the COPY.
         due = self._last_seen_due()
@@ -259,7 +261,7 @@ class IngestWorker:
             self._seen_at = time.monotonic()
         else:
             _merge_newest(self._unseen, batch_newest)
-        return result
+        return result, records
 
     def _write_last_seen(self, writers: list[BatchWriter]) -> None:
         """The deferred freshness on its own, when no batch came to carry it."""
@@ -276,7 +278,9 @@ class IngestWorker:
         self._unseen = {}
         self._seen_at = time.monotonic()
 
-    def _write_one_by_one(self, writer: BatchWriter, batch: list[_Item]) -> FlushResult:
+    def _write_one_by_one(
+        self, writer: BatchWriter, batch: list[_Item]
+    ) -> tuple[FlushResult, np.ndarray]:
         total = FlushResult(0, 0, 0, 0, staged=True)
         stored = []  # only what the database took goes on the readings stream
         for item in batch:
@@ -297,8 +301,7 @@ class IngestWorker:
                 total.conflicts + result.conflicts, total.dead_letters + result.dead_letters,
                 staged=True,
             )  # fmt: skip
-        self._records = np.concatenate(stored) if stored else to_records([])
-        return total
+        return total, np.concatenate(stored) if stored else to_records([])
 
     def _flush(self, writers: list[BatchWriter], batch: list[_Item], stop: threading.Event) -> bool:
         """Store the batch, then acknowledge it; False if we stopped with it unstored."""
@@ -311,7 +314,7 @@ class IngestWorker:
             else:
                 try:
                     started = time.perf_counter()
-                    result = self._write(writers, batch)
+                    result, records = self._write(writers, batch)
                     committed = time.time()
                     self.stats.metrics.db_up.set(1)
                     break
@@ -332,7 +335,7 @@ class IngestWorker:
             delay = min(delay * 2, _RETRY_MAX_S)
         assert self._client is not None
         if self._stream is not None and self.readings_topic is not None:
-            self._publish_readings(self._stream, self.readings_topic, self._records)
+            self._publish_readings(self._stream, self.readings_topic, records)
         ack_batch(self._client, [item.mid for item in batch if item.qos == 1])
         lags = [committed - i.decoded.rows[0][0].timestamp() for i in batch if i.decoded.rows]
         dead_reasons = [i.decoded.dead.reason for i in batch if i.decoded.dead is not None]
