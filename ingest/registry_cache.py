@@ -80,7 +80,6 @@ class RegistryCache:
         self._down_until = 0.0
         self._lock = threading.Lock()
         self._devices: dict[str, CachedDevice] = {}
-        self._metrics: dict[tuple[str, str], CachedMetric] = {}
         self._by_kind: dict[str, dict[str, CachedMetric]] = {}
         self._unknown: dict[str, float] = {}
         self._groups: dict[str, CachedServiceGroup] = {}
@@ -132,18 +131,11 @@ class RegistryCache:
                     "SELECT id, tenant_id, kind, key FROM devices WHERE retired_at IS NULL"
                 )
             }
-            metrics = {
-                (r[0], r[1]): CachedMetric(r[2], r[3], r[4], r[5])
-                for r in cur.execute(
-                    "SELECT kind, name, id, min_value, max_value, unit FROM metrics"
-                )
-            }
-            groups = {r[0]: _service_group(r[1], r[2], r[3]) for r in cur.execute(_SERVICE_GROUPS)}
             by_kind: dict[str, dict[str, CachedMetric]] = {}
-            for (kind, name), spec in metrics.items():
-                by_kind.setdefault(kind, {})[name] = spec
-            self._devices, self._metrics, self._groups = devices, metrics, groups
-            self._by_kind = by_kind
+            for r in cur.execute("SELECT kind, name, id, min_value, max_value, unit FROM metrics"):
+                by_kind.setdefault(r[0], {})[r[1]] = CachedMetric(r[2], r[3], r[4], r[5])
+            groups = {r[0]: _service_group(r[1], r[2], r[3]) for r in cur.execute(_SERVICE_GROUPS)}
+            self._devices, self._by_kind, self._groups = devices, by_kind, groups
             self._unknown.clear()
             self._unknown_groups.clear()
             self._loaded_at = time.monotonic()
@@ -177,7 +169,7 @@ class RegistryCache:
         return found
 
     def metric(self, kind: str, name: str) -> CachedMetric | None:
-        return self._metrics.get((kind, name))
+        return self._by_kind.get(kind, _NO_METRICS).get(name)
 
     def metrics_of(self, kind: str) -> dict[str, CachedMetric]:
         """A kind's metrics by name: one look-up per message on the hot path, not per metric."""
