@@ -102,7 +102,9 @@ class IngestClient(mqtt.Client):
                 or on_message is None):  # fmt: skip
             return super()._handle_publish()
         packet = self._in_packet["packet"]
-        start = 2 + ((packet[0] << 8) | packet[1]) if len(packet) >= 2 else len(packet) + 1
+        if len(packet) < 2:  # no room for the topic's length: paho reports it
+            return super()._handle_publish()
+        start = 2 + ((packet[0] << 8) | packet[1])
         end = start + 2 if qos else start
         if end > len(packet) or start == 2:  # truncated, or MQTT 3's forbidden empty topic
             return super()._handle_publish()
