@@ -84,7 +84,10 @@ def test_replay_shifts_timestamps_to_now_at_n_times_speed(db_settings, tmp_path)
     assert abs((got[-1][1] - stamps[-1]).total_seconds()) < 3  # the last one is "now"
 
 
-def test_sigterm_stops_a_fleet_promptly_while_the_broker_is_unreachable(db_settings, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_a_fleet_promptly_while_the_broker_is_unreachable(
+    db_settings, tmp_path, signum
+):
     """An operator stopping the simulator must not wait out the connect timeout (a minute or
     more) just because the broker is down; systemd and ``ioc demo`` would kill it instead."""
     nobody = db_settings.model_copy(update={"mqtt_port": free_port()})  # no broker listens here
@@ -104,11 +107,11 @@ def test_sigterm_stops_a_fleet_promptly_while_the_broker_is_unreachable(db_setti
             time.sleep(0.1)
         time.sleep(1.0)  # well inside the connect wait, paho retrying in the background
         sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         try:
             code = proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"still running 5 s after SIGTERM:\n{log.read_text(errors='replace')}")
+            pytest.fail(f"still running 5 s after {signum!r}:\n{log.read_text(errors='replace')}")
         took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
