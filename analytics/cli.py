@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import psycopg
 import typer
@@ -19,7 +19,6 @@ import typer
 from analytics.alerts.cli import app as alerts_app
 from analytics.aqi_store import refresh_aqi
 from analytics.forecast.commands import backtest_command, forecast_once_command
-from analytics.forecast.service import ModelCache, run_forecasts
 from analytics.history.commands import import_history_command
 from analytics.retention import RetentionReport, apply_retention
 from analytics.rollups import RefreshResult, refresh_until_caught_up
@@ -27,6 +26,9 @@ from ioc_core.cli.common import fail_cleanly, settings_from_env, stop_on_signals
 from ioc_core.db import connect_db
 from ioc_core.errors import IocError
 from ioc_core.settings import Settings
+
+if TYPE_CHECKING:
+    from analytics.forecast.service import ModelCache
 
 log = logging.getLogger(__name__)
 app = typer.Typer(no_args_is_help=True, help="Telemetry rollups (1m, 1h) and retention.")
@@ -123,10 +125,19 @@ def run() -> None:
 
 
 def run_scheduler(settings: Settings, stop: threading.Event) -> None:
-    """The loop behind ``ioc analytics run``; also callable from a thread (demo, tests)."""
+    """The loop behind ``ioc analytics run``; also callable from a thread (demo, tests).
+
+    The forecast service is imported here, and only when forecasting is on, not with this
+    module: it imports scikit-learn, and every ``ioc analytics`` process (the alert engine
+    among them) imports this module to build its command line.
+    """
     next_retention = time.monotonic()
     next_forecast = time.monotonic()
-    forecast_models = ModelCache()  # retrained in place every IOC_FORECAST_RETRAIN_S
+    forecast_models: ModelCache | None = None  # retrained in place every IOC_FORECAST_RETRAIN_S
+    if settings.forecast_enabled:
+        from analytics.forecast.service import ModelCache
+
+        forecast_models = ModelCache()
     conn: psycopg.Connection | None = None
     while not stop.is_set():
         try:
@@ -137,7 +148,9 @@ def run_scheduler(settings: Settings, stop: threading.Event) -> None:
             if time.monotonic() >= next_retention:
                 log.info("retention %s", _retention_summary(apply_retention(conn, settings)))
                 next_retention = time.monotonic() + settings.retention_interval_s
-            if settings.forecast_enabled and time.monotonic() >= next_forecast:
+            if forecast_models is not None and time.monotonic() >= next_forecast:
+                from analytics.forecast.service import run_forecasts
+
                 log.info("forecast %s", run_forecasts(conn, settings, forecast_models).as_dict())
                 next_forecast = time.monotonic() + settings.forecast_interval_s
         except (psycopg.Error, IocError):

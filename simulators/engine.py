@@ -185,16 +185,27 @@ class Engine:
     def _on_command(self, tenant: str, device_id: str, payload: bytes) -> None:
         self.commands.put((tenant, device_id, payload))
 
-    def connect(self, timeout: float | None = None) -> None:
+    def connect(self, timeout: float | None = None) -> bool:
+        """Start every link and wait until all are connected; False if stopped first.
+
+        The wait is sliced and checks ``stop``: the signal handler only sets that event, and a
+        plain ``connected.wait`` of up to a minute per link (paho retrying an unreachable
+        broker meanwhile) kept SIGTERM from stopping the simulator until the timeout.
+        """
         timeout = timeout if timeout is not None else 60.0 + 0.2 * len(self.links)
         for link in self.links:
             link.start()
         deadline = time.monotonic() + timeout
         for link in self.links:
-            if not link.connected.wait(max(0.1, deadline - time.monotonic())):
-                raise ConnectionError(
-                    f"link {link.device_id} could not connect to {self.s.mqtt_url} in {timeout:g} s"
-                )
+            while not link.connected.wait(0.1):
+                if self.stop.is_set():
+                    return False
+                if time.monotonic() >= deadline:
+                    raise ConnectionError(
+                        f"link {link.device_id} could not connect to {self.s.mqtt_url}"
+                        f" in {timeout:g} s"
+                    )
+        return True
 
     def announce(self) -> None:
         """Every device's retained ``online`` status (the gateway speaks for its devices)."""
@@ -218,14 +229,16 @@ class Engine:
         return self.sim_start.timestamp() + (time.monotonic() - t0) * self.speed
 
     def run(self) -> RunStats:
-        self.connect()
-        self.announce()
-        self._schedule()
         t0 = time.monotonic()
-        self._t0 = t0
-        next_progress = t0 + 2.0
-        end = self.sim_end.timestamp() if self.sim_end else None
         try:
+            if not self.connect():
+                return self.stats
+            self.announce()
+            self._schedule()
+            t0 = time.monotonic()
+            self._t0 = t0
+            next_progress = t0 + 2.0
+            end = self.sim_end.timestamp() if self.sim_end else None
             while not self.stop.is_set():
                 now = self.sim_now(t0)
                 if end is not None and now >= end:
@@ -362,17 +375,18 @@ class Engine:
             if self.sim_end is not None:
                 now = min(now, self.sim_end.timestamp())
             at = datetime.fromtimestamp(now, UTC)
+        deadline = time.monotonic() + 30  # one budget for the fleet, not 30 s per link
         for link in self.links:
-            link.flush(30)
+            link.flush(max(0.0, deadline - time.monotonic()))
         self.stats.acknowledged = sum(link.acked for link in self.links)
         self.stats.errors = self._errors()
         live = {id(d.link) for d in self.devs.values()}
         for link in self.links:
             if id(link) in live:
-                link.close(at, say_goodbye=self.goodbye)
-            else:
-                with contextlib.suppress(Exception):  # a dropped link has no loop left
-                    link.client.loop_stop()
+                link.hang_up(at, say_goodbye=self.goodbye)
+        for link in self.links:
+            with contextlib.suppress(Exception):  # a dropped link has no loop left
+                link.join()
         if self.progress:
             print(file=sys.stderr)
 

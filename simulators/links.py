@@ -87,6 +87,8 @@ class Link:
 
     def _disconnected(self, *_: object) -> None:
         self.connected.clear()
+        with self._cond:  # a flush waiting for acks that cannot come now gives up at once
+            self._cond.notify_all()
 
     def _published(self, *_: object) -> None:
         with self._cond:
@@ -123,14 +125,34 @@ class Link:
         self.publish(self.status_topic, msg.to_json(), retain=True)
 
     def flush(self, timeout: float) -> bool:
+        """Wait for the broker's acks; True when none is outstanding.
+
+        Returns early (False) once the link is down: unacknowledged messages of a lost
+        connection are not acked before a reconnect, so waiting out ``timeout`` (per link, 30 s
+        at the engine's close) only kept a stopping simulator alive for minutes.
+        """
         with self._cond:
-            return self._cond.wait_for(lambda: self.pending <= 0, timeout)
+            self._cond.wait_for(lambda: self.pending <= 0 or not self.connected.is_set(), timeout)
+            return self.pending <= 0
 
     def close(self, ts: datetime, *, say_goodbye: bool = True) -> None:
+        self.hang_up(ts, say_goodbye=say_goodbye)
+        self.join()
+
+    def hang_up(self, ts: datetime, *, say_goodbye: bool = True) -> None:
+        """First half of ``close``: goodbye and DISCONNECT, and paho's thread told to end.
+
+        Separate from ``join`` because paho's thread, while it retries an unreachable broker,
+        notices the end only at its next 1 s tick: hanging up every link before joining any
+        makes a fleet's close take one tick, not one per link.
+        """
         if say_goodbye and self.connected.is_set():
             self.status("offline", ts, "simulator stopped")
             self.flush(5)
         self.client.disconnect()
+
+    def join(self) -> None:
+        """Second half of ``close``: wait for paho's network thread to end."""
         self.client.loop_stop()
 
     def drop(self) -> None:

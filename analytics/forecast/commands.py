@@ -1,7 +1,10 @@
 """``ioc analytics backtest`` and ``ioc analytics forecast``: the forecasting commands.
 
 Registered on the ``ioc analytics`` app by :mod:`analytics.cli`; kept here so the forecast
-package owns its command-line surface.
+package owns its command-line surface. The model, backtest and service modules are imported
+inside the commands, not here: they import scikit-learn (about 1.5 s of CPU), and every
+``ioc analytics ...`` process imports this module to build its command line, among them the
+alert engine (``ioc analytics alerts run``), which never forecasts.
 """
 
 from __future__ import annotations
@@ -15,11 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from analytics.forecast.backtest import BacktestConfig, backtest
 from analytics.forecast.csv_input import load_series
 from analytics.forecast.errors import ForecastInputError
-from analytics.forecast.model import ModelConfig
-from analytics.forecast.service import ModelCache, run_forecasts
 from analytics.forecast.targets import TARGETS, spec_for
 from analytics.history.long_form import parse_time
 from ioc_core.cli.common import fail_cleanly, settings_from_env
@@ -62,6 +62,9 @@ def backtest_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Rolling-origin backtest of the model against persistence and seasonal-naive."""  # fmt: skip
+    from analytics.forecast.backtest import BacktestConfig, backtest
+    from analytics.forecast.model import ModelConfig
+
     exog_names = tuple(e.strip() for e in exog.split(",") if e.strip())
     series, step = load_series(input_path, target, step_s=step_s, exog=exog_names)
     spec = spec_for(target, step_s=step)
@@ -83,6 +86,8 @@ def backtest_command(
 def forecast_once_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Train every served target's model on the rollups and issue forecasts once (what
     ``ioc analytics run`` does every IOC_FORECAST_INTERVAL_S)."""
+    from analytics.forecast.service import ModelCache, run_forecasts
+
     settings = settings_from_env()
     with connect_db(settings, autocommit=True) as conn:
         report = run_forecasts(conn, settings, ModelCache())

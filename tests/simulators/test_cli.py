@@ -4,9 +4,11 @@ replay of a recorded CSV with timestamps shifted to now."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -16,6 +18,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ioc_core.stack.processes import free_port
 from ioc_core.stack.temporary import settings_env
 from simulators.city import build_fleet
 from simulators.registration import register_fleet
@@ -79,3 +82,43 @@ def test_replay_shifts_timestamps_to_now_at_n_times_speed(db_settings, tmp_path)
     assert all((b - a).total_seconds() == 300 for a, b in pairwise(stamps))
     assert all(ts <= seen for ts, seen in got)  # never stamped in the future
     assert abs((got[-1][1] - stamps[-1]).total_seconds()) < 3  # the last one is "now"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_a_fleet_promptly_while_the_broker_is_unreachable(
+    db_settings, tmp_path, signum
+):
+    """An operator stopping the simulator must not wait out the connect timeout (a minute or
+    more) just because the broker is down; systemd and ``ioc demo`` would kill it instead."""
+    nobody = db_settings.model_copy(update={"mqtt_port": free_port()})  # no broker listens here
+    env = settings_env(nobody) | {"IOC_PG_DATABASE": nobody.pg_database}
+    log = tmp_path / "simulate.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ioc_core.cli.main", "simulate", "--devices", "120",
+             "--seed", "2", "--seconds", "600", "--json"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "links, target" not in log.read_text(errors="replace"):  # registered, connecting
+            assert proc.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.1)
+        time.sleep(1.0)  # well inside the connect wait, paho retrying in the background
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        try:
+            code = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running 5 s after {signum!r}:\n{log.read_text(errors='replace')}")
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log.read_text(errors="replace")
+    assert code == 0, output
+    assert "Traceback" not in output
+    assert took < 3, f"{took:.1f} s to stop"
+    assert json.loads(output.strip().splitlines()[-1])["published"] == 0
