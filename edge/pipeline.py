@@ -29,7 +29,8 @@ from edge.track import Track, Tracker
 from edge.zones import ZoneMeter, ZoneReading, lines_occupied
 
 STAGES: tuple[str, ...] = (
-    "resize", "stabilise", "subtract", "morphology", "blobs", "track", "count", "zones", "health",
+    "resize", "stabilise", "subtract", "shadows", "morphology", "blobs", "track", "count", "zones",
+    "health",
 )  # fmt: skip
 # Health is judged on every n-th frame: conditions are held for seconds anyway.
 _HEALTH_EVERY = 5
@@ -120,11 +121,16 @@ class Pipeline:
         if self.stabiliser is not None:
             small = self.stabiliser(small)
         t1 = self.timer()
-        fg = self.detector.foreground(small)
+        raw = self.detector.subtract(small)
         t2 = self.timer()
+        if self.detector.texture:
+            self.detector.reclaim(small, raw)
+        t3 = self.timer()
+        fg = self.detector.select(raw)
         clock["resize"] += ts - t0
         clock["stabilise"] += t1 - ts
         clock["subtract"] += t2 - t1
+        clock["shadows"] += t3 - t2
         return self.analyse(small, fg, t)
 
     def analyse(self, small: Image, fg: Image, t: float, *, health: bool = True) -> FrameResult:
@@ -140,7 +146,7 @@ class Pipeline:
         t4 = self.timer()
         tracks, ended = self.tracker.update(blobs, t)
         t5 = self.timer()
-        self._sample_sizes(tracks, fg)
+        self._sample_sizes(tracks, fg, t)
         self.counter.observe(tracks, t)
         crossings = self.counter.settle(t, ended)
         t6 = self.timer()
@@ -154,7 +160,7 @@ class Pipeline:
         t8 = self.timer()
         self._frame_no += 1
         for name, dt in zip(
-            STAGES[3:], (t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7), strict=True
+            STAGES[4:], (t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t8 - t7), strict=True
         ):
             clock[name] += dt
         self.clock.frames += 1
@@ -164,7 +170,7 @@ class Pipeline:
         """Crossings still waiting for their class at the end of the video."""
         return self.counter.settle(t, [], final=True) if self._ready else []
 
-    def _sample_sizes(self, tracks: list[Track], fg: Image) -> None:
+    def _sample_sizes(self, tracks: list[Track], fg: Image, t: float) -> None:
         bx0, by0, bx1, by1 = self.roi_box
         for tr in tracks:
             if not tr.matched_now or tr.shared:
@@ -184,11 +190,13 @@ class Pipeline:
             if len(tr.sizes) < _MAX_SIZES:
                 tr.sizes.append(size)
                 tr.size_res.append(res)
+                tr.size_t.append(t)
                 tr.top_fill.append(self._top_fill(fg, tr, size[0]))
             else:
                 worst = max(range(len(tr.size_res)), key=tr.size_res.__getitem__)
                 if res < tr.size_res[worst]:
                     tr.sizes[worst], tr.size_res[worst] = size, res
+                    tr.size_t[worst] = t
                     tr.top_fill[worst] = self._top_fill(fg, tr, size[0])
 
     def _top_fill(self, fg: Image, tr: Track, width_m: float) -> float:

@@ -40,9 +40,12 @@ def _load(d: Path) -> tuple[CameraConfig, Truth]:
     return load_config(d / "camera.yaml"), load_truth(d / "truth.json")
 
 
-def cache(d: Path, name: str = "raw.bin") -> None:
+def cache(d: Path, name: str = "raw.bin", *, texture: bool = True) -> None:
     cv2.setNumThreads(1)
     config, truth = _load(d)
+    if not texture:  # the subtractor's own shadow marks, as before the texture test
+        processing = config.processing.model_copy(update={"shadow_texture": False})
+        config = config.model_copy(update={"processing": processing})
     pipeline = Pipeline(config)
     source = FileFrames(d / "video.mp4", realtime=False, fps=truth.fps, start=0.0)
     n = 0
@@ -106,6 +109,7 @@ def replay(d: Path, config: CameraConfig | None = None, name: str = "raw.bin") -
     result["replay_s"] = round(time.perf_counter() - started, 1)
     result["_crossings"] = crossings
     result["_log"] = log
+    result["_h"] = pipeline.homography
     return result
 
 
@@ -240,6 +244,7 @@ def main() -> None:
     ap.add_argument("mode", choices=("cache", "replay", "crops", "explain"))
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-texture", action="store_true", help="cache: no shadow texture test")
     ap.add_argument("--name", default="raw.bin")
     ap.add_argument("--cls", default="car")
     ap.add_argument("--kind", default="missed")
@@ -248,7 +253,7 @@ def main() -> None:
     a = ap.parse_args()
     for d in a.dirs:
         if a.mode == "cache":
-            cache(d, a.name)
+            cache(d, a.name, texture=not a.no_texture)
         elif a.mode == "replay":
             r = replay(d, name=a.name)
             _, truth = _load(d)
