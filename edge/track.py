@@ -54,7 +54,12 @@ class Track:
     path: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=_HISTORY))
     # Per-line last side (+1 in side, -1 out side) and lines already counted.
     sides: dict[str, int] = field(default_factory=dict)
+    # Per line: matched frames in a row on the current side (a return across the line must
+    # last to void a crossing; one last flicker of a dying track does not).
+    side_hits: dict[str, int] = field(default_factory=dict)
     counted: set[str] = field(default_factory=set)
+    # (time, direction, line, inside its segment) of the track's last counted crossing.
+    last_count: tuple[float, str, str, bool] | None = None
     # Lines this track counted and then jumped back across in one step too long for a vehicle:
     # it switched onto the vehicle behind, which does not void the crossing it counted.
     switched: set[str] = field(default_factory=set)
@@ -62,6 +67,7 @@ class Track:
     # ground metres per pixel of each sample's bottom edge (its resolution).
     sizes: list[tuple[float, float]] = field(default_factory=list)
     size_res: list[float] = field(default_factory=list)
+    size_t: list[float] = field(default_factory=list)  # when each sample was taken
     # Per size sample: the box's top fill (edge/detect.py), measured for car-wide boxes only.
     top_fill: list[float] = field(default_factory=list)
     # Matched this frame to a piece of a blob shared with other tracks (its size is not its own).

@@ -71,3 +71,27 @@ def test_a_track_that_leaps_back_onto_the_vehicle_behind_counts_both_vehicles() 
     first = [60.0 + 3.6 * i for i in range(15)]  # 60 .. 110: across the line at 100
     behind = [50.0 + 3.6 * i for i in range(30)]  # 6 m back, then across again 0.7 s later
     assert _run(first + behind, velocity_y=90.0) == ["in", "in"]
+
+
+def test_a_track_born_on_a_speck_is_sized_by_the_bus_that_took_it_over() -> None:
+    """Seed 7: a bus entering the view from below drove into a tracked speck; the speck's few
+    samples were the best-resolved ones (nearest the camera), so the bus was rejected as
+    "small". The samples of the vehicle the track held when it crossed decide."""
+    from edge.count import _best_resolved, _own_samples
+
+    tr = _track([100.0])
+    for i in range(10):  # a 0.4 m speck, sharp (0.01 m/px), before the bus arrives
+        tr.sizes.append((0.4, 1.2))
+        tr.size_res.append(0.01)
+        tr.size_t.append(i * _DT)
+    for i in range(10, 40):  # then the bus, 2.6 x 17 m, coarser (0.035 m/px)
+        tr.sizes.append((2.6, 17.0))
+        tr.size_res.append(0.035)
+        tr.size_t.append(i * _DT)
+    crossing_t = 30 * _DT
+    assert all(tr.sizes[i][0] < 1 for i in _best_resolved(tr.sizes, tr.size_res))  # the old way
+    own = _own_samples(tr, crossing_t)
+    assert sorted(own) == list(range(10, 40))
+    # A speck the track holds when it crosses is still the speck: nothing is taken from a
+    # vehicle the track did not hold at the line.
+    assert sorted(_own_samples(tr, 1 * _DT)) == list(range(10))
