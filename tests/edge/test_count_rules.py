@@ -95,3 +95,38 @@ def test_a_track_born_on_a_speck_is_sized_by_the_bus_that_took_it_over() -> None
     # A speck the track holds when it crosses is still the speck: nothing is taken from a
     # vehicle the track did not hold at the line.
     assert sorted(_own_samples(tr, 1 * _DT)) == list(range(10))
+
+
+def _sized_track(width: float, length: float, top: float) -> Track:
+    """A track that drove 40 px (4 m) down across the line with steady samples of one size."""
+    tr = _track([80.0])
+    for i in range(1, 40):
+        y = 80.0 + i
+        tr.path.append((i * _DT, 100.0, y))
+        tr.sizes.append((width, length))
+        tr.size_res.append(0.1)
+        tr.size_t.append(i * _DT)
+        tr.top_fill.append(top)
+    tr.hits = 40
+    tr.box = (96.0, 60.0, 104.0, 119.0)
+    tr.sides = {"lane": 1}
+    tr.side_hits = {"lane": 20}
+    return tr
+
+
+def test_a_bus_with_riders_beside_it_is_a_bus_and_a_merged_group_is_not_counted() -> None:
+    """Seeds 21 and 99: buses in the left inbound lane measured 5.1-7 m wide with the riders
+    beside them, and were rejected as blobs merged at a distance."""
+    from edge.count import _Pending
+
+    counter = Counter([_LINE], _H, ClassificationConfig())
+
+    def resolve(width: float, length: float, top: float) -> str | None:
+        tr = _sized_track(width, length, top)
+        out = counter._resolve(_Pending(20 * _DT, "lane", "in", tr, 30.0))
+        return None if out is None else out.cls
+
+    assert resolve(5.2, 26.0, 0.55) == "bus_truck"  # roof 2.9 m, 26 m long
+    assert resolve(5.6, 9.0, 0.6) is None  # several vehicles merged far away: short
+    assert resolve(5.6, 26.0, 0.2) is None  # long but no bus roof (1.1 m): riders in a row
+    assert counter.reasons["merged"] == 2
