@@ -373,9 +373,7 @@ class Counter:
         roof (top fill x width) was 2.7-6 m and their apparent length 25-40 m, where blobs
         merged at a distance are neither.
         """
-        return (
-            length >= _BUS_COMPANY_MIN_LENGTH_M and top * width >= self.cfg.bus_truck_min_roof_m
-        )
+        return length >= _BUS_COMPANY_MIN_LENGTH_M and top * width >= self.cfg.bus_truck_min_roof_m
 
     @staticmethod
     def _came_across(tr: Track, line: Line, side: int) -> bool:
