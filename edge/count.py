@@ -308,11 +308,12 @@ class Counter:
                     continue
                 tr.counted.add(line.name)
                 direction = "in" if side > 0 else "out"
+                inside = 0.0 <= pos <= 1.0
                 if self._twin(line, direction, point, t) or self._next_lane(
-                    tr, line, direction, t, 0.0 <= pos <= 1.0
+                    tr, line, direction, t, inside
                 ):
                     continue
-                tr.last_count = (t, direction, line.name, 0.0 <= pos <= 1.0)
+                tr.last_count = (t, direction, line.name, inside)
                 self.recent.append((t, line.name, direction, point))
                 self.pending.append(
                     _Pending(
@@ -403,11 +404,7 @@ class Counter:
         Its last step across the line is no longer than a fast vehicle covers in that time,
         and the track's smoothed velocity points the way it crossed.
         """
-        if len(tr.path) < 2:
-            return False
-        (t0, x0, y0), (t1, x1, y1) = tr.path[-2], tr.path[-1]
-        s0, s1 = self._ground_side_m(line, np.array([[x0, y0], [x1, y1]]))
-        if abs(float(s1 - s0)) > _MAX_STEP_MPS * max(t1 - t0, 0.0) + _JUMP_SLACK_M:
+        if len(tr.path) < 2 or self._jumped(tr, line):
             return False
         return float(np.asarray(tr.velocity) @ line.normal_in) * side > 0
 
