@@ -9,6 +9,7 @@ identities between motorbikes riding side by side, which then get counted twice 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,7 +127,7 @@ def _regroup(blobs: list[Blob], boxes: list[tuple[float, float, float, float]]) 
 def _split_shared(
     blobs: list[Blob],
     boxes: list[tuple[float, float, float, float]],
-    owners: list[tuple[float, float, float, float]] = (),  # type: ignore[assignment]
+    owners: Sequence[tuple[float, float, float, float]] = (),
 ) -> list[Blob]:
     """Cut a blob that holds several tracked vehicles back into them.
 
@@ -210,14 +211,10 @@ class Tracker:
     def update(self, blobs: list[Blob], t: float) -> tuple[list[Track], list[Track]]:
         """Match this frame's blobs; returns (live tracks, tracks that ended this frame)."""
         preds = [tr.predicted(t) for tr in self.tracks]
-        established = [
-            p
-            for p, tr in zip(preds, self.tracks, strict=True)
-            if tr.hits >= 3 and tr.matched_now and _area(p) <= self.max_group_area
-        ]
         owners = [
             p for p, tr in zip(preds, self.tracks, strict=True) if tr.hits >= 3 and tr.matched_now
         ]
+        established = [p for p in owners if _area(p) <= self.max_group_area]
         blobs = _split_shared(_regroup(blobs, established), established, owners)
         matched_tracks: set[int] = set()
         matched_blobs: set[int] = set()
