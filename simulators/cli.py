@@ -58,6 +58,13 @@ def simulate(
     progress: Annotated[
         bool | None, typer.Option(help="Progress on stderr (default: on a terminal or long run).")
     ] = None,
+    connect_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Seconds to wait for the broker before giving up (default: 60 + 0.2 per link).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object.")] = False,
 ) -> None:
     """Run a simulated fleet (see the options); sub-commands below do other things."""
@@ -110,6 +117,7 @@ def simulate(
             prompt=prompt,
             progress=show,
             seed=seed,
+            connect_timeout=connect_timeout,
         )
     except ValueError as exc:
         raise IocError(str(exc)) from exc

@@ -30,7 +30,7 @@ from ioc_core.settings import Settings
 from simulators.city import SimDevice
 from simulators.control import execute, parse_command
 from simulators.incidents import Incident
-from simulators.links import Link
+from simulators.links import Link, wait_connected
 from simulators.world import World
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class Engine:
         gateways: bool | None = None,
         seed: int = 0,
         goodbye: bool = True,
+        connect_timeout: float | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -106,6 +107,7 @@ class Engine:
         self.logins = logins or {}
         self.prompt = prompt
         self.goodbye = goodbye
+        self.connect_timeout = connect_timeout
         self.progress = progress
         self.rng = random.Random(f"engine-{seed}")
         lighting = sum(d.kind in LIGHTING for d in fleet)
@@ -188,24 +190,16 @@ class Engine:
     def connect(self, timeout: float | None = None) -> bool:
         """Start every link and wait until all are connected; False if stopped first.
 
-        The wait is sliced and checks ``stop``: the signal handler only sets that event, and a
-        plain ``connected.wait`` of up to a minute per link (paho retrying an unreachable
-        broker meanwhile) kept SIGTERM from stopping the simulator until the timeout.
+        ``timeout`` (default ``connect_timeout``, else 60 s + 0.2 s per link: a big fleet's
+        links connect one after another) past which ``BrokerUnreachableError`` is raised.
         """
-        timeout = timeout if timeout is not None else 60.0 + 0.2 * len(self.links)
+        if timeout is None:
+            timeout = self.connect_timeout
+        if timeout is None:
+            timeout = 60.0 + 0.2 * len(self.links)
         for link in self.links:
             link.start()
-        deadline = time.monotonic() + timeout
-        for link in self.links:
-            while not link.connected.wait(0.1):
-                if self.stop.is_set():
-                    return False
-                if time.monotonic() >= deadline:
-                    raise ConnectionError(
-                        f"link {link.device_id} could not connect to {self.s.mqtt_url}"
-                        f" in {timeout:g} s"
-                    )
-        return True
+        return wait_connected(self.s, self.links, timeout, self.stop)
 
     def announce(self) -> None:
         """Every device's retained ``online`` status (the gateway speaks for its devices)."""

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import paho.mqtt.client as mqtt
@@ -24,11 +25,36 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from devices.payloads import StatusV1
 from devices.topics import Channel, Topic
+from ioc_core.errors import IocError
 from ioc_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[str, str, bytes], None]  # (tenant, device id, payload)
+
+
+class BrokerUnreachableError(IocError):
+    """Links still not connected when the connect wait ran out.
+
+    An ``IocError``, so ``ioc simulate`` prints it as one line and exits 1: the operator needs
+    the broker's address and how long we tried, not paho's retry loop in a traceback.
+    """
+
+    def __init__(self, settings: Settings, links: Sequence[Link], waited_s: float) -> None:
+        down = [link for link in links if not link.connected.is_set()]
+        refused = next((link for link in down if link.refused), None)
+        why = (
+            f"the broker refused link {refused.device_id}: {refused.refused}"
+            if refused is not None
+            else "is it running? `ioc stack status` shows the private one;"
+            " IOC_MQTT_HOST / IOC_MQTT_PORT choose another"
+        )
+        super().__init__(
+            f"could not connect to the MQTT broker at {settings.mqtt_host}:{settings.mqtt_port}:"
+            f" {len(down)} of {len(links)} simulator links not connected after {waited_s:g} s"
+            f" ({why})"
+        )
+        self.waited_s = waited_s
 
 
 class Link:
@@ -53,6 +79,7 @@ class Link:
         self.acked = 0
         self.errors = 0
         self.connected = threading.Event()
+        self.refused: str | None = None  # the broker's last CONNACK refusal, for the error
         self._cond = threading.Condition()
         self._on_command = on_command
         self.status_topic = str(Topic(tenant, device_id, Channel.STATUS))
@@ -80,7 +107,9 @@ class Link:
     ) -> None:
         if getattr(reason, "is_failure", False):
             log.warning("link %s refused: %s", self.device_id, reason)
+            self.refused = str(reason)
             return
+        self.refused = None
         if self._on_command is not None:
             c.subscribe(self.command_filter, qos=1)
         self.connected.set()
@@ -163,3 +192,23 @@ class Link:
         sock = self.client.socket()
         if sock is not None:
             sock.close()
+
+
+def wait_connected(
+    settings: Settings, links: Sequence[Link], timeout: float, stop: threading.Event
+) -> bool:
+    """Wait until every link is connected; False if ``stop`` is set first.
+
+    The wait is sliced and checks ``stop``: a signal handler only sets that event, and a plain
+    ``connected.wait`` (paho retrying an unreachable broker meanwhile) would keep SIGTERM from
+    stopping the simulator until the timeout. Past ``timeout`` it raises
+    ``BrokerUnreachableError`` naming the broker and the wait.
+    """
+    deadline = time.monotonic() + timeout
+    for link in links:
+        while not link.connected.wait(0.1):
+            if stop.is_set():
+                return False
+            if time.monotonic() >= deadline:
+                raise BrokerUnreachableError(settings, links, timeout)
+    return True
