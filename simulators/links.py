@@ -10,6 +10,13 @@ has its own last will and an ``offline`` incident is a real unclean disconnect.
 Backpressure: QoS 1 with paho's in-flight window; ``publish`` blocks while this link has more
 than ``window`` messages not yet acknowledged by the broker, so a slow broker slows the
 simulator down instead of growing paho's queue without bound.
+
+A lost broker is not a slow one. While a link is down, paho keeps what it is given and resends
+it on reconnect, so up to ``window`` messages wait there (a device's bounded buffer); past that
+``publish`` returns False at once and counts the message in ``dropped``, as a device with a
+full buffer loses readings. Waiting for acks that cannot come stalled the engine's one thread
+30 s per message, for every device. The link reconnects on its own (backoff 1 s doubling to
+30 s, as the edge node's uplink) and publishing resumes.
 """
 
 from __future__ import annotations
@@ -78,6 +85,10 @@ class Link:
         self.pending = 0
         self.acked = 0
         self.errors = 0
+        self.dropped = 0  # not sent: the link was down and its window full
+        self._closing = False
+        self._down_since: float | None = None
+        self._dropped_before = 0
         self.connected = threading.Event()
         self.refused: str | None = None  # the broker's last CONNACK refusal, for the error
         self._cond = threading.Condition()
@@ -86,6 +97,7 @@ class Link:
         self.command_filter = command_filter or str(Topic(tenant, device_id, Channel.COMMAND))
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         c.max_inflight_messages_set(min(window, 65_535))
+        c.reconnect_delay_set(min_delay=1, max_delay=30)  # paho's default max is 120 s
         if login is not None:
             c.username_pw_set(*login)
         elif settings.mqtt_username:
@@ -113,11 +125,29 @@ class Link:
         if self._on_command is not None:
             c.subscribe(self.command_filter, qos=1)
         self.connected.set()
+        if self._down_since is not None:
+            log.warning(
+                "link %s reconnected after %.1f s; %d messages dropped meanwhile",
+                self.device_id, time.monotonic() - self._down_since,
+                self.dropped - self._dropped_before,
+            )  # fmt: skip
+            self._down_since = None
 
-    def _disconnected(self, *_: object) -> None:
+    def _disconnected(
+        self, _c: mqtt.Client, _u: object, _f: object, reason: object, _p: object
+    ) -> None:
+        was_up = self.connected.is_set()
         self.connected.clear()
-        with self._cond:  # a flush waiting for acks that cannot come now gives up at once
+        with self._cond:  # a publish or flush waiting for acks that cannot come gives up now
             self._cond.notify_all()
+        if was_up and not self._closing:
+            self._down_since = time.monotonic()
+            self._dropped_before = self.dropped
+            log.warning(
+                "link %s lost the broker (%s); it keeps up to %d messages to resend (%d now)"
+                " and drops the rest until it reconnects",
+                self.device_id, reason, self.window, self.pending,
+            )  # fmt: skip
 
     def _published(self, *_: object) -> None:
         with self._cond:
@@ -133,13 +163,23 @@ class Link:
     def publish(
         self, topic: str, payload: bytes, *, retain: bool = False, timeout: float = 30.0
     ) -> bool:
-        """Queue one QoS 1 message; waits while the in-flight window is full."""
+        """Queue one QoS 1 message; False if it was not handed to paho.
+
+        Waits up to ``timeout`` while the window is full and the broker is there (it is slow:
+        an ``error`` if it stays full); does not wait, or stops waiting, once the link is down
+        (the message is ``dropped``).
+        """
         with self._cond:
-            if self.pending >= self.window and not self._cond.wait_for(
-                lambda: self.pending < self.window, timeout
-            ):
-                self.errors += 1
-                return False
+            if self.pending >= self.window:
+                self._cond.wait_for(
+                    lambda: self.pending < self.window or not self.connected.is_set(), timeout
+                )
+                if self.pending >= self.window:
+                    if self.connected.is_set():
+                        self.errors += 1
+                    else:
+                        self.dropped += 1
+                    return False
             self.pending += 1
         info = self.client.publish(topic, payload, qos=1, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
@@ -175,6 +215,7 @@ class Link:
         notices the end only at its next 1 s tick: hanging up every link before joining any
         makes a fleet's close take one tick, not one per link.
         """
+        self._closing = True
         if say_goodbye and self.connected.is_set():
             self.status("offline", ts, "simulator stopped")
             self.flush(5)
@@ -187,6 +228,7 @@ class Link:
     def drop(self) -> None:
         """Lose the connection without DISCONNECT, as a device losing power does: the broker
         publishes this link's last will."""
+        self._closing = True
         self.flush(5)
         self.client.loop_stop()
         sock = self.client.socket()
