@@ -57,6 +57,7 @@ class RunStats:
     published: int = 0
     acknowledged: int = 0
     errors: int = 0
+    dropped: int = 0  # not sent: their link was down with a full window (simulators.links)
     wall_s: float = 0.0
     sim_start: str = ""
     sim_end: str = ""
@@ -353,7 +354,8 @@ class Engine:
         acked = sum(link.acked for link in self.links)
         print(
             f"\r{wall:7.0f} s  sim {sim}  published {self.stats.published:,}  acked {acked:,}"
-            f"  {rate:,.1f}/{self.stats.target_msgs_per_s:,.1f} msg/s  errors {self._errors()}",
+            f"  {rate:,.1f}/{self.stats.target_msgs_per_s:,.1f} msg/s  errors {self._errors()}"
+            f"  dropped {self._dropped_count()}",
             end="",
             file=sys.stderr,
             flush=True,
@@ -361,6 +363,9 @@ class Engine:
 
     def _errors(self) -> int:
         return sum(link.errors for link in self.links)
+
+    def _dropped_count(self) -> int:
+        return sum(link.dropped for link in self.links)
 
     def _close(self) -> None:
         at = self.sim_start
@@ -374,6 +379,7 @@ class Engine:
             link.flush(max(0.0, deadline - time.monotonic()))
         self.stats.acknowledged = sum(link.acked for link in self.links)
         self.stats.errors = self._errors()
+        self.stats.dropped = self._dropped_count()
         live = {id(d.link) for d in self.devs.values()}
         for link in self.links:
             if id(link) in live:

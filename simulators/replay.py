@@ -117,6 +117,6 @@ def replay(
     link.flush(30)
     stats.acknowledged = link.acked
     stats.errors = link.errors
-    link.client.disconnect()
-    link.client.loop_stop()
+    stats.dropped = link.dropped
+    link.close(datetime.now(UTC), say_goodbye=False)  # a hang-up, not logged as a lost broker
     return stats
