@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter as Tally
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from edge.config import ClassificationConfig
 from edge.geometry import Homography, Line
-from edge.track import Track
+from edge.track import LastCount, SizeSample, Track
 
 # Side changes closer to the line than this (analysis px) are not trusted as a new side.
 _DEAD_BAND_PX = 1.0
@@ -105,14 +106,14 @@ def _own_samples(track: Track, t: float) -> list[int]:
     similar size (in time order); the run that holds the crossing (or the nearest in time,
     then the longest) is the crossing vehicle's.
     """
-    n = len(track.sizes)
-    if len(track.size_t) != n or n == 0:
-        return list(range(n))
-    order = sorted(range(n), key=track.size_t.__getitem__)
+    sizes = track.sizes
+    if not sizes:
+        return []
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i].t)
     runs: list[list[int]] = [[order[0]]]
     for prev, cur in pairwise(order):
-        (w0, l0), (w1, l1) = track.sizes[prev], track.sizes[cur]
-        if _differ(w0, w1) or _differ(l0, l1):
+        a, b = sizes[prev], sizes[cur]
+        if _differ(a.width, b.width) or _differ(a.length, b.length):
             runs.append([cur])
         else:
             runs[-1].append(cur)
@@ -120,8 +121,7 @@ def _own_samples(track: Track, t: float) -> list[int]:
         return runs[0]
 
     def key(run: list[int]) -> tuple[float, int]:
-        t0, t1 = track.size_t[run[0]], track.size_t[run[-1]]
-        gap = max(t0 - t, t - t1, 0.0)
+        gap = max(sizes[run[0]].t - t, t - sizes[run[-1]].t, 0.0)
         return (gap if gap > _RUN_GAP_S else 0.0, -len(run))
 
     usable = [r for r in runs if len(r) >= _MIN_RUN] or runs
@@ -133,18 +133,18 @@ def _differ(a: float, b: float) -> bool:
     return hi > _RUN_RATIO * lo and hi - lo > _RUN_ABS_M
 
 
-def _best_resolved(sizes: list[tuple[float, float]], res: list[float]) -> list[int]:
+def _best_resolved(samples: Sequence[SizeSample]) -> list[int]:
     """The size samples taken where the vehicle was seen largest (fewest metres per pixel).
 
     Far from the camera a pixel spans decimetres and perspective squeezes the gaps between
     vehicles to nothing, so far samples are coarse and often of two vehicles at once; the
     near ones decide. At least ``_MIN_SAMPLES`` are kept.
     """
-    if len(res) != len(sizes) or not res:
-        return list(range(len(sizes)))
-    order = sorted(range(len(sizes)), key=res.__getitem__)
-    limit = res[order[0]] * _RES_RATIO
-    chosen = [i for i in order if res[i] <= limit]
+    if not samples:
+        return []
+    order = sorted(range(len(samples)), key=lambda i: samples[i].res)
+    limit = samples[order[0]].res * _RES_RATIO
+    chosen = [i for i in order if samples[i].res <= limit]
     if len(chosen) < _MIN_SAMPLES:
         chosen = order[:_MIN_SAMPLES]
     return chosen
@@ -313,7 +313,7 @@ class Counter:
                     tr, line, direction, t, inside
                 ):
                     continue
-                tr.last_count = (t, direction, line.name, inside)
+                tr.last_count = LastCount(t, direction, line.name, inside)
                 self.recent.append((t, line.name, direction, point))
                 self.pending.append(
                     _Pending(
@@ -335,13 +335,13 @@ class Counter:
         line whose segment holds its contact point (the first, if both or neither do).
         """
         last = tr.last_count
-        if last is None or last[1] != direction or t - last[0] > _TWIN_S:
+        if last is None or last.direction != direction or t - last.t > _TWIN_S:
             return False
-        if inside and not last[3]:
+        if inside and not last.inside:
             for p in self.pending:
-                if p.track is tr and p.line == last[2] and p.direction == direction:
+                if p.track is tr and p.line == last.line and p.direction == direction:
                     p.line = line.name
-                    tr.last_count = (last[0], direction, line.name, True)
+                    tr.last_count = last._replace(line=line.name, inside=True)
         return True
 
     def _led(self, tr: Track, tracks: list[Track]) -> bool:
@@ -447,14 +447,11 @@ class Counter:
         sizes = p.track.sizes
         top = 1.0
         if sizes:
-            own = _own_samples(p.track, p.time)
-            sub = [sizes[i] for i in own]
-            res = [p.track.size_res[i] for i in own] if len(p.track.size_res) == len(sizes) else []
-            best = [own[i] for i in _best_resolved(sub, res)]
-            width = statistics.median(sizes[i][0] for i in best)
-            length = statistics.median(sizes[i][1] for i in best)
-            if len(p.track.top_fill) == len(sizes):
-                top = statistics.median(p.track.top_fill[i] for i in best)
+            own = [sizes[i] for i in _own_samples(p.track, p.time)]
+            best = [own[i] for i in _best_resolved(own)]
+            width = statistics.median(s.width for s in best)
+            length = statistics.median(s.length for s in best)
+            top = statistics.median(s.top_fill for s in best)
         elif p.track.partial[1] > 0:
             width, length = p.track.partial
         else:

@@ -25,7 +25,7 @@ from edge.geometry import Homography, Line, polygon_mask
 from edge.health import CameraHealth, HealthChange
 from edge.images import Image
 from edge.stabilise import Stabiliser
-from edge.track import Track, Tracker
+from edge.track import SizeSample, Track, Tracker
 from edge.zones import ZoneMeter, ZoneReading, lines_occupied
 
 STAGES: tuple[str, ...] = (
@@ -185,19 +185,18 @@ class Pipeline:
                 w, n = box_size_m(tr.box, self.homography)
                 tr.partial = (max(tr.partial[0], w), max(tr.partial[1], n))
                 continue
-            size = box_size_m(tr.box, self.homography)
-            res = size[0] / max(x1 - x0, 1.0)  # ground metres per pixel across the box
-            if len(tr.sizes) < _MAX_SIZES:
-                tr.sizes.append(size)
-                tr.size_res.append(res)
-                tr.size_t.append(t)
-                tr.top_fill.append(self._top_fill(fg, tr, size[0]))
+            width, length = box_size_m(tr.box, self.homography)
+            res = width / max(x1 - x0, 1.0)  # ground metres per pixel across the box
+            worst = -1
+            if len(tr.sizes) >= _MAX_SIZES:
+                worst = max(range(len(tr.sizes)), key=lambda i: tr.sizes[i].res)
+                if res >= tr.sizes[worst].res:
+                    continue
+            sample = SizeSample(t, width, length, res, self._top_fill(fg, tr, width))
+            if worst < 0:
+                tr.sizes.append(sample)
             else:
-                worst = max(range(len(tr.size_res)), key=tr.size_res.__getitem__)
-                if res < tr.size_res[worst]:
-                    tr.sizes[worst], tr.size_res[worst] = size, res
-                    tr.size_t[worst] = t
-                    tr.top_fill[worst] = self._top_fill(fg, tr, size[0])
+                tr.sizes[worst] = sample
 
     def _top_fill(self, fg: Image, tr: Track, width_m: float) -> float:
         """Only a box nearly as wide as a car can be taken for one; narrower ones are not

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -42,6 +43,29 @@ _SPLIT_MIN_COVER = 0.5
 _OWNER_MIN_IOU = 0.5
 
 
+class SizeSample(NamedTuple):
+    """One measurement of a track's footprint, taken while its box was fully in view.
+
+    Kept as one record so the values of one frame cannot drift apart when a sample is
+    replaced by a sharper one (they were four lists kept in step by hand).
+    """
+
+    t: float  # when it was taken (the pipeline's clock)
+    width: float  # ground metres (edge/count.py box_size_m)
+    length: float  # apparent ground metres
+    res: float  # ground metres per pixel across the box's bottom edge: lower is sharper
+    top_fill: float = 1.0  # edge/detect.py Detector.top_fill; 1.0 where not measured
+
+
+class LastCount(NamedTuple):
+    """A track's last counted crossing (edge/count.py Counter._next_lane)."""
+
+    t: float
+    direction: str
+    line: str
+    inside: bool  # the contact point was within the line's segment, not in its end slack
+
+
 @dataclass(slots=True)
 class Track:
     id: int
@@ -59,18 +83,12 @@ class Track:
     # last to void a crossing; one last flicker of a dying track does not).
     side_hits: dict[str, int] = field(default_factory=dict)
     counted: set[str] = field(default_factory=set)
-    # (time, direction, line, inside its segment) of the track's last counted crossing.
-    last_count: tuple[float, str, str, bool] | None = None
+    last_count: LastCount | None = None
     # Lines this track counted and then jumped back across in one step too long for a vehicle:
     # it switched onto the vehicle behind, which does not void the crossing it counted.
     switched: set[str] = field(default_factory=set)
-    # Size samples (width m, length m) for classification, taken while fully in view, and the
-    # ground metres per pixel of each sample's bottom edge (its resolution).
-    sizes: list[tuple[float, float]] = field(default_factory=list)
-    size_res: list[float] = field(default_factory=list)
-    size_t: list[float] = field(default_factory=list)  # when each sample was taken
-    # Per size sample: the box's top fill (edge/detect.py), measured for car-wide boxes only.
-    top_fill: list[float] = field(default_factory=list)
+    # Footprint samples for classification, taken while fully in view (edge/pipeline.py).
+    sizes: list[SizeSample] = field(default_factory=list)
     # Matched this frame to a piece of a blob shared with other tracks (its size is not its own).
     shared: bool = False
     # Largest size seen while cut by the frame edge: a lower bound for a bus longer than the

@@ -184,13 +184,14 @@ def explain(d: Path, cls: str, kind: str, name: str = "raw.bin") -> None:
         desc = []
         for p, out, n, part in near:
             tr = p.track
-            w = [round(x[0], 2) for x in tr.sizes]
-            ln = [round(x[1], 1) for x in tr.sizes]
+            w = [round(x.width, 2) for x in tr.sizes]
+            ln = [round(x.length, 1) for x in tr.sizes]
+            top = [x.top_fill for x in tr.sizes]
             what = out.cls if isinstance(out, Crossing) else out
             desc.append(
                 f"{p.time - c.time_s:+.2f}s {p.direction} -> {what} n={n} hits={tr.hits} "
                 f"w~{np.median(w) if w else None} l~{np.median(ln) if ln else None} "
-                f"top={np.median(tr.top_fill) if tr.top_fill else None} part={part}"
+                f"top={np.median(top) if top else None} part={part}"
             )
         print(f"{c.time_s:7.2f} {c.line} {c.direction}: " + (" || ".join(desc) or "no side change"))
 

@@ -12,7 +12,7 @@ import numpy as np
 from edge.config import ClassificationConfig
 from edge.count import Counter
 from edge.geometry import Homography, Line
-from edge.track import Track
+from edge.track import SizeSample, Track
 
 # 10 analysis px per ground metre, no perspective; the line is y = 100 px, "in" is down.
 _H = Homography(np.diag([0.1, 0.1, 1.0]))
@@ -44,7 +44,7 @@ def _run(contacts: list[float], velocity_y: float) -> list[str]:
         tr.hits += 1
         tr.last_seen = t
         tr.velocity = (0.0, velocity_y)
-        tr.sizes.append((0.8, 2.0))
+        tr.sizes.append(SizeSample(t, 0.8, 2.0, 0.1))
         counter.observe([tr], t)
         out += [c.direction for c in counter.settle(t, [])]
     out += [c.direction for c in counter.settle(len(contacts) * _DT, [tr], final=True)]
@@ -81,15 +81,11 @@ def test_a_track_born_on_a_speck_is_sized_by_the_bus_that_took_it_over() -> None
 
     tr = _track([100.0])
     for i in range(10):  # a 0.4 m speck, sharp (0.01 m/px), before the bus arrives
-        tr.sizes.append((0.4, 1.2))
-        tr.size_res.append(0.01)
-        tr.size_t.append(i * _DT)
+        tr.sizes.append(SizeSample(i * _DT, 0.4, 1.2, 0.01))
     for i in range(10, 40):  # then the bus, 2.6 x 17 m, coarser (0.035 m/px)
-        tr.sizes.append((2.6, 17.0))
-        tr.size_res.append(0.035)
-        tr.size_t.append(i * _DT)
+        tr.sizes.append(SizeSample(i * _DT, 2.6, 17.0, 0.035))
     crossing_t = 30 * _DT
-    assert all(tr.sizes[i][0] < 1 for i in _best_resolved(tr.sizes, tr.size_res))  # the old way
+    assert all(tr.sizes[i].width < 1 for i in _best_resolved(tr.sizes))  # the old way
     own = _own_samples(tr, crossing_t)
     assert sorted(own) == list(range(10, 40))
     # A speck the track holds when it crosses is still the speck: nothing is taken from a
@@ -103,10 +99,7 @@ def _sized_track(width: float, length: float, top: float) -> Track:
     for i in range(1, 40):
         y = 80.0 + i
         tr.path.append((i * _DT, 100.0, y))
-        tr.sizes.append((width, length))
-        tr.size_res.append(0.1)
-        tr.size_t.append(i * _DT)
-        tr.top_fill.append(top)
+        tr.sizes.append(SizeSample(i * _DT, width, length, 0.1, top))
     tr.hits = 40
     tr.box = (96.0, 60.0, 104.0, 119.0)
     tr.sides = {"lane": 1}
