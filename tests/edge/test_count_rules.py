@@ -73,6 +73,17 @@ def test_a_track_that_leaps_back_onto_the_vehicle_behind_counts_both_vehicles() 
     assert _run(first + behind, velocity_y=90.0) == ["in", "in"]
 
 
+def test_a_track_taken_over_by_a_vehicle_behind_counts_that_vehicle_crossing() -> None:
+    """Seed 21: a track followed a motorbike beyond the line, then an outbound bus entering
+    the view below merged into it (its box bottom leapt back to the frame edge) and drove
+    out across the line. The crossing was judged from the track's first point, beyond the
+    line, so the bus "had not come from the other side" and was never counted."""
+    beyond = [50.0] * 5  # a vehicle 5 m past the line ("in" is down: it is on the out side)
+    taken_over = [150.0] * 10  # the box bottom leaps back to the bus entering below
+    out = [150.0 - 3.6 * i for i in range(1, 37)]  # the bus drives out, across y = 100
+    assert _run(beyond + taken_over + out, velocity_y=-90.0) == ["out"]
+
+
 def test_a_track_born_on_a_speck_is_sized_by_the_bus_that_took_it_over() -> None:
     """Seed 7: a bus entering the view from below drove into a tracked speck; the speck's few
     samples were the best-resolved ones (nearest the camera), so the bus was rejected as
