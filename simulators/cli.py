@@ -79,7 +79,9 @@ def simulate(
     stop = stop_on_signals()
     show = progress if progress is not None else (sys.stderr.isatty() or (seconds or 0) >= 30)
     if replay is not None:
-        stats = replay_csv(settings, replay, speed=speed, stop=stop, progress=show)
+        stats = replay_csv(
+            settings, replay, speed=speed, stop=stop, progress=show, connect_timeout=connect_timeout
+        )
         _report(stats.as_json(), as_json)
         return
     sc = load_scenario(scenario)

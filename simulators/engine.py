@@ -30,7 +30,7 @@ from ioc_core.settings import Settings
 from simulators.city import SimDevice
 from simulators.control import execute, parse_command
 from simulators.incidents import Incident
-from simulators.links import Link, wait_connected
+from simulators.links import Link, default_connect_timeout, wait_connected
 from simulators.world import World
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class Engine:
         if timeout is None:
             timeout = self.connect_timeout
         if timeout is None:
-            timeout = 60.0 + 0.2 * len(self.links)
+            timeout = default_connect_timeout(len(self.links))
         for link in self.links:
             link.start()
         return wait_connected(self.s, self.links, timeout, self.stop)

@@ -236,6 +236,12 @@ class Link:
             sock.close()
 
 
+def default_connect_timeout(links: int) -> float:
+    """60 s + 0.2 s per link: a big fleet's links connect one after another, and a broker
+    being restarted (``ioc stack up``) needs some seconds before it listens."""
+    return 60.0 + 0.2 * links
+
+
 def wait_connected(
     settings: Settings, links: Sequence[Link], timeout: float, stop: threading.Event
 ) -> bool:
