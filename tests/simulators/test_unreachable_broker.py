@@ -54,6 +54,28 @@ def test_an_unreachable_broker_is_one_line_naming_it_and_the_wait(db_settings: S
     assert wall < 30, f"took {wall:.1f} s"
 
 
+@pytest.mark.timeout(120)
+def test_a_scenario_with_no_broker_gives_up_after_its_connect_timeout(
+    db_settings: Settings, tmp_path: Path
+) -> None:
+    """Old code: no such option (exit 2), so a scenario waited 60 s + 0.2 s per link."""
+    port = free_port()
+    truth = tmp_path / "truth.json"
+    t = time.monotonic()
+    run = _ioc(db_settings, port, "simulate", "scenario", "pollution", "--truth", str(truth),
+               "--connect-timeout", "2")  # fmt: skip
+    wall = time.monotonic() - t
+    print(f"scenario gave up after {wall:.1f} s: {run.stderr.strip()}")
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, run.stderr
+    assert f"127.0.0.1:{port}" in errors[0] and "after 2 s" in errors[0], errors[0]
+    assert "36 of 36 simulator links not connected" in errors[0], errors[0]
+    assert truth.exists()  # written before the run, as contract C3 says
+    assert wall < 30, f"took {wall:.1f} s"
+
+
 def _recording(settings: Settings, folder: Path) -> Path:
     """A two-row recording of a registered station, for the replay to publish as."""
     register_fleet(settings, build_fleet({"air_quality_station": 1}, seed=1))
