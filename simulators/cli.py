@@ -22,6 +22,15 @@ from ioc_core.errors import IocError
 from simulators.air_quality import AirQualityFleet
 from simulators.video.cli import video as video_command
 
+# One option, one meaning, on every command that connects to the broker.
+ConnectTimeout = Annotated[
+    float | None,
+    typer.Option(
+        min=0.1,
+        help="Seconds to wait for the broker before giving up (default: 60 + 0.2 per link).",
+    ),
+]
+
 app = typer.Typer(help="Simulated devices: the city, scenarios with ground truth, history, replay.")
 app.command("video")(video_command)
 
@@ -58,13 +67,7 @@ def simulate(
     progress: Annotated[
         bool | None, typer.Option(help="Progress on stderr (default: on a terminal or long run).")
     ] = None,
-    connect_timeout: Annotated[
-        float | None,
-        typer.Option(
-            min=0.1,
-            help="Seconds to wait for the broker before giving up (default: 60 + 0.2 per link).",
-        ),
-    ] = None,
+    connect_timeout: ConnectTimeout = None,
     as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object.")] = False,
 ) -> None:
     """Run a simulated fleet (see the options); sub-commands below do other things."""
@@ -79,7 +82,9 @@ def simulate(
     stop = stop_on_signals()
     show = progress if progress is not None else (sys.stderr.isatty() or (seconds or 0) >= 30)
     if replay is not None:
-        stats = replay_csv(settings, replay, speed=speed, stop=stop, progress=show)
+        stats = replay_csv(
+            settings, replay, speed=speed, stop=stop, progress=show, connect_timeout=connect_timeout
+        )
         _report(stats.as_json(), as_json)
         return
     sc = load_scenario(scenario)
@@ -145,6 +150,7 @@ def scenario_cmd(
     speed: Annotated[float, typer.Option(min=0.001, help="Simulated s per wall second.")] = 60.0,
     seed: Annotated[int, typer.Option()] = 1,
     truth: Annotated[Path, typer.Option(help="Where the ground truth goes.")] = Path("truth.json"),
+    connect_timeout: ConnectTimeout = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run a scenario from now - duration to now (contract C3) and write its ground truth."""
@@ -159,6 +165,7 @@ def scenario_cmd(
         stop=stop,
         truth_path=truth,
         progress=sys.stderr.isatty(),
+        connect_timeout=connect_timeout,
     )
     summary: dict[str, object] = {"truth": str(truth), "incidents": len(result.incidents)}
     if result.stats is not None:

@@ -30,7 +30,8 @@ from ioc_core.settings import Settings
 from simulators.city import SimDevice
 from simulators.control import execute, parse_command
 from simulators.incidents import Incident
-from simulators.links import Link, wait_connected
+from simulators.links import Link, default_connect_timeout, wait_connected
+from simulators.outages import Outages
 from simulators.world import World
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,8 @@ class Engine:
         self.stats = RunStats(
             devices=len(fleet), links=len(self.links), target_msgs_per_s=self.target_rate()
         )
-        self._dropped: dict[str, Link | None] = {}
+        self.outages = Outages(self._link)
+        self._offline: dict[str, bool] = {}  # "incident:device" begun -> its link comes back
         self._t0: float | None = None
 
     # --- set-up -------------------------------------------------------------------------------
@@ -197,7 +199,7 @@ class Engine:
         if timeout is None:
             timeout = self.connect_timeout
         if timeout is None:
-            timeout = 60.0 + 0.2 * len(self.links)
+            timeout = default_connect_timeout(len(self.links))
         for link in self.links:
             link.start()
         return wait_connected(self.s, self.links, timeout, self.stop)
@@ -308,44 +310,31 @@ class Engine:
         d.link.publish(_topic(d.sim, Channel.COMMAND_ACK), ack.to_json())
 
     def _offline_transitions(self, now: float) -> None:
+        """Start and end ``offline`` incidents; the broker's part runs in ``Outages`` steps,
+        so a broker that is down never holds up the other devices' schedules."""
+        self.outages.step()
         for inc in self.incidents:
             if inc.type != "offline":
                 continue
             for device_id in inc.device_ids:
                 d = self.devs[device_id]
                 key = f"{inc.id}:{device_id}"
-                if inc.start.timestamp() <= now < inc.end.timestamp() and key not in self._dropped:
+                if inc.start.timestamp() <= now < inc.end.timestamp() and key not in self._offline:
                     self._drop(d, key, inc.start)
-                elif (
-                    now >= inc.end.timestamp()
-                    and key in self._dropped
-                    and self._dropped[key] is not None
-                ):
+                elif now >= inc.end.timestamp() and self._offline.get(key):
                     self._restore(d, key, inc.end)
 
     def _drop(self, d: _Dev, key: str, at: datetime) -> None:
         if d.link.device_id != d.sim.id:
             log.warning("%s shares a gateway link: it goes silent, no last will fires", d.sim.id)
-            self._dropped[key] = None
+            self._offline[key] = False
             return
-        # Reconnect with the last will stamped at the incident's start (a will carries its
-        # connect time, and the online status says when that was), then vanish.
-        old = d.link
-        old.close(at, say_goodbye=False)
-        fresh = self._link(d.sim, at)
-        fresh.start()
-        fresh.connected.wait(10)
-        fresh.status("online", at)
-        fresh.drop()
-        self._dropped[key] = fresh
+        self.outages.begin(key, d.sim, d.link, at)
+        self._offline[key] = True
 
     def _restore(self, d: _Dev, key: str, at: datetime) -> None:
-        link = self._link(d.sim, at)
-        link.start()
-        link.connected.wait(10)
-        link.status("online", at)
-        d.link = link
-        self._dropped[key] = None
+        d.link = self.outages.end(key, at)
+        self._offline[key] = False
 
     def _show_progress(self, t0: float, now: float) -> None:
         wall = time.monotonic() - t0
@@ -368,6 +357,7 @@ class Engine:
         return sum(link.dropped for link in self.links)
 
     def _close(self) -> None:
+        self.outages.close()
         at = self.sim_start
         if self._t0 is not None:
             now = self.sim_now(self._t0)

@@ -111,6 +111,10 @@ class Link:
         self.client = c
 
     def start(self) -> None:
+        """Connect in the background (``connected`` is set once the broker accepts); a link
+        hung up before it was started stays down."""
+        if self._closing:
+            return
         self.client.connect_async(self.s.mqtt_host, self.s.mqtt_port, keepalive=60)
         self.client.loop_start()
 
@@ -234,6 +238,13 @@ class Link:
         sock = self.client.socket()
         if sock is not None:
             sock.close()
+        self.connected.clear()  # paho's thread, stopped, will not call _disconnected
+
+
+def default_connect_timeout(links: int) -> float:
+    """60 s + 0.2 s per link: a big fleet's links connect one after another, and a broker
+    being restarted (``ioc stack up``) needs some seconds before it listens."""
+    return 60.0 + 0.2 * links
 
 
 def wait_connected(

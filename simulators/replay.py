@@ -3,12 +3,15 @@
 Timestamps are shifted so that the last reading is stamped with the wall time at which the
 replay ends, and a reading is never stamped later than the moment it is published (ingest
 refuses readings from the future). Devices must already be in the registry: the replay
-publishes as them, it does not invent them.
+publishes as them, it does not invent them. Its one link connects as the engine's do
+(``wait_connected``): within ``connect_timeout`` or a ``BrokerUnreachableError``, and a stop
+request (SIGTERM, Ctrl-C) ends the wait at once.
 """
 
 from __future__ import annotations
 
 import csv
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -22,7 +25,7 @@ from ioc_core.db import connect_db, fetch_all
 from ioc_core.errors import IocError
 from ioc_core.settings import Settings
 from simulators.engine import RunStats
-from simulators.links import Link
+from simulators.links import BrokerUnreachableError, Link, default_connect_timeout, wait_connected
 
 
 class ReplayError(IocError):
@@ -56,7 +59,12 @@ def replay(
     speed: float,
     stop: threading.Event | None = None,
     progress: bool = False,
+    connect_timeout: float | None = None,
 ) -> RunStats:
+    """Publish the recording; stats with ``published`` 0 if stopped before the broker answered.
+
+    ``connect_timeout`` defaults as for ``ioc simulate`` (``default_connect_timeout``).
+    """
     messages = read_messages(path)
     if not messages:
         raise ReplayError(f"{path}: no readings")
@@ -81,12 +89,11 @@ def replay(
         window=5000,
         will_ts=datetime.now(UTC),
     )
-    link.start()
-    if not link.connected.wait(30):
-        raise ReplayError(f"could not connect to {settings.mqtt_url}")
     stats = RunStats(
         devices=len(devices), links=1, target_msgs_per_s=len(messages) / max(wall_span, 1e-9)
     )
+    if not _connect(settings, link, connect_timeout, stop):
+        return stats
     t0 = time.monotonic()
     shift = datetime.now(UTC) + timedelta(seconds=wall_span) - last
     seqs: dict[str, int] = defaultdict(int)
@@ -108,10 +115,9 @@ def replay(
                 f"\rreplayed {stats.published:,}/{len(messages):,}",
                 end="",
                 flush=True,
-                file=__import__("sys").stderr,
+                file=sys.stderr,
             )
             next_progress += 2
-    stats.wall_s = max(time.monotonic() - t0, wall_span if not stop.is_set() else 0.0)
     stats.wall_s = time.monotonic() - t0
     stats.achieved_msgs_per_s = stats.published / max(stats.wall_s, 1e-9)
     link.flush(30)
@@ -120,3 +126,22 @@ def replay(
     stats.dropped = link.dropped
     link.close(datetime.now(UTC), say_goodbye=False)  # a hang-up, not logged as a lost broker
     return stats
+
+
+def _connect(settings: Settings, link: Link, timeout: float | None, stop: threading.Event) -> bool:
+    """Start the link and wait for the broker; False (link closed) if stopped first.
+
+    The link is closed before ``BrokerUnreachableError`` propagates too: its paho thread would
+    otherwise keep retrying the broker behind the error.
+    """
+    if timeout is None:
+        timeout = default_connect_timeout(1)
+    link.start()
+    try:
+        if wait_connected(settings, [link], timeout, stop):
+            return True
+    except BrokerUnreachableError:
+        link.close(datetime.now(UTC), say_goodbye=False)
+        raise
+    link.close(datetime.now(UTC), say_goodbye=False)
+    return False

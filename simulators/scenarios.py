@@ -275,9 +275,13 @@ def run_scenario(
     stop: threading.Event | None = None,
     truth_path: Path | None = None,
     progress: bool = False,
+    connect_timeout: float | None = None,
 ) -> Truth:
     """Register the fleet, publish the scenario from ``now - duration`` at ``speed`` x, write
-    the truth (also when stopped early: the incidents were scheduled all the same)."""
+    the truth (also when stopped early: the incidents were scheduled all the same).
+
+    ``connect_timeout`` as ``Engine``'s (default 60 s + 0.2 s per link), then
+    ``BrokerUnreachableError``; optional, so contract C3's call is unchanged."""
     from simulators.registration import register_fleet
 
     if not math.isfinite(speed) or speed <= 0:
@@ -299,6 +303,7 @@ def run_scenario(
         stop=stop,
         progress=progress,
         seed=seed,
+        connect_timeout=connect_timeout,
         # No "offline" goodbye at the end: a scenario's devices just stop, so the end of a
         # run does not look like a city-wide outage to the alert engine.
         goodbye=False,

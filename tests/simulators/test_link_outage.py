@@ -1,24 +1,21 @@
 """A simulator link losing its broker mid-run: ``publish`` must not stall the engine.
 
-A Mosquitto of this test's own (free port, own folder) is stopped and started again, so the
-outage disturbs nobody else. While the link is down, paho keeps up to ``window`` messages to
+A Mosquitto of this test's own (``private_broker``, conftest.py) is stopped and started again,
+so the outage disturbs nobody else. While the link is down, paho keeps up to ``window`` messages to
 resend on reconnect (a device's bounded buffer); beyond that ``publish`` returns False at once
 and counts the message as dropped, instead of waiting 30 s for acks that cannot come.
 """
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ioc_core.settings import Settings
 from ioc_core.stack.mosquitto import MosquittoService
-from ioc_core.stack.temporary import temporary_settings, temporary_var_dir
 from simulators.city import build_fleet
 from simulators.engine import Engine, RunStats
 from simulators.links import Link, wait_connected
@@ -29,19 +26,6 @@ pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
 WINDOW = 20
 OVER = 10  # publishes past a full window while the broker is away
-
-
-@pytest.fixture
-def private_broker() -> Iterator[tuple[Settings, MosquittoService]]:
-    var_dir = temporary_var_dir()
-    settings = temporary_settings(var_dir)
-    broker = MosquittoService(settings)
-    broker.start()
-    try:
-        yield settings, broker
-    finally:
-        broker.stop()
-        shutil.rmtree(var_dir, ignore_errors=True)
 
 
 def _wait(predicate: object, timeout: float) -> bool:
