@@ -84,6 +84,18 @@ def test_a_track_taken_over_by_a_vehicle_behind_counts_that_vehicle_crossing() -
     assert _run(beyond + taken_over + out, velocity_y=-90.0) == ["out"]
 
 
+def test_a_vehicle_that_ends_near_where_its_track_began_is_not_static() -> None:
+    """Seed 7: a car drove out across the line in a track that had begun on another vehicle
+    4 m beyond it, and was last seen about there: first and last points 0.2 m apart, so it
+    was rejected as a static speck. It came 9 m across the line."""
+    beyond = [60.0] * 5
+    taken_over = [150.0] * 10
+    out = [150.0 - 3.6 * i for i in range(1, 25)]  # to 63.6: back where the track began
+    assert _run(beyond + taken_over + out, velocity_y=-90.0) == ["out"]
+    # A speck flickering 0.6 m across the line still moved too little to be a vehicle.
+    assert _run([97.0, 103.0] * 12, velocity_y=-90.0) == []
+
+
 def test_a_track_born_on_a_speck_is_sized_by_the_bus_that_took_it_over() -> None:
     """Seed 7: a bus entering the view from below drove into a tracked speck; the speck's few
     samples were the best-resolved ones (nearest the camera), so the bus was rejected as
