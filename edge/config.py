@@ -283,9 +283,9 @@ class ClassificationConfig(_Strict):
     car_roofless_max_length_m: float = Field(6.5, ge=0)
     # Two-wheelers that never went this fast over the last ~2.5 s of their track, with no
     # vehicle close ahead, are bicycles: a bicycle and a motorbike have almost the same
-    # footprint; speed is what separates them in a city (cyclists 12-18 km/h, urban motorbikes
+    # footprint; speed is what separates them in a city (cyclists 12-19 km/h, urban motorbikes
     # ~30 km/h unless held up by the vehicle in front).
-    bicycle_max_speed_kmh: float = Field(18.0, ge=0)
+    bicycle_max_speed_kmh: float = Field(19.0, ge=0)
 
 
 class OutboxConfig(_Strict):
