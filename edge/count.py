@@ -386,23 +386,47 @@ class Counter:
         """
         return length >= _BUS_COMPANY_MIN_LENGTH_M and top * width >= self.cfg.bus_truck_min_roof_m
 
-    @staticmethod
-    def _came_across(tr: Track, line: Line, side: int) -> bool:
+    def _came_across(self, tr: Track, line: Line, side: int) -> bool:
         """A real crossing: the track travelled from the other side, not a box that jumped.
 
         A blob that splits or merges (a shadow, a headlight pool, two riders parting) moves
         its box's bottom edge by several pixels in one frame, back and forth across a line.
-        Measured from the point of the remembered path farthest on the other side, not from
-        its first point: a track born on a vehicle beyond the line and then taken over by a bus
-        entering the view behind it started on the far side, and the bus's real crossing was
-        refused (seed 21: 7 of 19 buses never seen crossing were such outbound buses).
+        Measured from the point farthest on the other side since the track's last leap
+        (``_since_leap``), not from its first point: a track born on a vehicle beyond the line
+        and then taken over by a bus entering the view behind it started on the far side, and
+        the bus's real crossing was refused (seed 21: 7 of 19 buses never seen crossing were
+        such outbound buses).
         """
         if tr.hits < _MIN_HITS:
             return False
         cx, cy = tr.contact
-        past = np.array([(x, y) for _, x, y in tr.path])
+        past = np.array([(x, y) for _, x, y in tr.path])[self._since_leap(tr, line, side) :]
         travelled = float(np.max((np.array([cx, cy]) - past) @ line.normal_in * side))
         return travelled >= _MIN_TRAVEL_PX
+
+    def _since_leap(self, tr: Track, line: Line, side: int) -> int:
+        """Index of the path's first point after its last leap that breaks where the track
+        came from: a step longer than a vehicle can go (``_MAX_STEP_MPS``) back toward the side
+        it came from (the track took over an object behind: seed 21's outbound buses), or a
+        leap forward that returns from such a leap (a box edge that leapt to a blob at the
+        view's edge and back: on seed 123's shaking camera those were counted against the
+        traffic). A leap forward alone (a headlight pool joining the blob ahead of a vehicle)
+        does not change where the vehicle came from.
+        """
+        if len(tr.path) < 2:
+            return 0
+        times = np.array([t for t, _, _ in tr.path])
+        points = np.array([(x, y) for _, x, y in tr.path])
+        g = self.homography.to_ground(points)
+        step = np.hypot(*np.diff(g, axis=0).T)
+        leaps = np.flatnonzero(step > _MAX_STEP_MPS * np.diff(times) + _JUMP_SLACK_M)
+        if not leaps.size:
+            return 0
+        across = np.diff(self._ground_side_m(line, points))[leaps] * side
+        for j in range(len(leaps) - 1, -1, -1):
+            if across[j] < 0 or (j > 0 and across[j - 1] < 0):
+                return int(leaps[j]) + 1
+        return 0
 
     def _jumped(self, tr: Track, line: Line) -> bool:
         """Was the track's last step across the line longer than a vehicle can go?"""
@@ -424,8 +448,8 @@ class Counter:
 
     def _travel_m(self, tr: Track, line_name: str, direction: str) -> float:
         """Ground metres the track moved (noise wanders in place): from where it was first
-        seen, or across the line the way it crossed from the farthest point of its remembered
-        path on the other side, whichever is more.
+        seen, or across the line the way it crossed from the farthest point on the other side
+        since its last leap (``_since_leap``), whichever is more.
 
         The second, for the reason in ``_came_across``: a car in a track taken over from one
         that started beyond the line was rejected as "static" (seed 7, 49.7 s). The first still
@@ -434,7 +458,8 @@ class Counter:
         points = np.array([(x, y) for _, x, y in tr.path])
         g = self.homography.to_ground(points[[0, -1]])
         line = next(x for x in self.lines if x.name == line_name)
-        side = self._ground_side_m(line, points)
+        since = self._since_leap(tr, line, 1 if direction == "in" else -1)
+        side = self._ground_side_m(line, points[since:])
         across = side[-1] - np.min(side) if direction == "in" else np.max(side) - side[-1]
         return max(float(np.hypot(*(g[1] - g[0]))), float(across))
 

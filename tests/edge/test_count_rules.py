@@ -84,6 +84,25 @@ def test_a_track_taken_over_by_a_vehicle_behind_counts_that_vehicle_crossing() -
     assert _run(beyond + taken_over + out, velocity_y=-90.0) == ["out"]
 
 
+def test_a_box_edge_that_leapt_away_and_back_is_not_where_the_track_came_from() -> None:
+    """Seed 123's shaking camera: a contact point just inside the line leapt 5 m to a blob at
+    the view's edge and back, then drifted 0.5 m out across the line. Measured from the
+    farthest point of the path, that excursion made it "come from the other side": counted
+    against the traffic."""
+    excursion = [101.0] * 5 + [152.0] * 2 + [102.0]
+    drift = [102.0 - 0.5 * i for i in range(1, 11)]  # 0.5 m in 0.4 s, to 0.3 m past the line
+    assert _run(excursion + drift, velocity_y=-90.0) == []
+
+
+def test_a_leap_forward_does_not_change_where_a_vehicle_came_from() -> None:
+    """Seed 21 at dusk: the pool of a bus's headlights joined its blob 1.4 m ahead of it, a
+    step no vehicle makes in a frame, just before the line. The bus still came from 4 m
+    back."""
+    approach = [60.0 + 3.6 * i for i in range(8)]  # to 85.2 px (1.5 m before the line)
+    pooled = [99.2 + 3.6 * i for i in range(15)]  # the box edge leaps 1.4 m ahead
+    assert _run(approach + pooled, velocity_y=90.0) == ["in"]
+
+
 def test_a_vehicle_that_ends_near_where_its_track_began_is_not_static() -> None:
     """Seed 7: a car drove out across the line in a track that had begun on another vehicle
     4 m beyond it, and was last seen about there: first and last points 0.2 m apart, so it
