@@ -24,6 +24,7 @@ from ioc_core.errors import IocError
 from ioc_core.plugins import migrate_and_sync
 from ioc_core.settings import Settings
 from ioc_core.stack import stack_down, stack_up
+from ioc_core.stack.mosquitto import MosquittoService
 from ioc_core.stack.temporary import temporary_settings, temporary_var_dir
 
 TEMPLATE_DB = "ioc_template"
@@ -193,3 +194,18 @@ def api_key_headers(conn: psycopg.Connection, role: str = "operator", tenant: st
 @pytest.fixture
 def operator_headers(conn: psycopg.Connection) -> dict[str, str]:
     return api_key_headers(conn)
+
+
+@pytest.fixture
+def private_broker() -> Iterator[tuple[Settings, MosquittoService]]:
+    """A Mosquitto of the test's own (free port, own folder), which it may stop and start
+    without disturbing the suite's shared broker or anyone else."""
+    var_dir = temporary_var_dir()
+    settings = temporary_settings(var_dir)
+    broker = MosquittoService(settings)
+    broker.start()
+    try:
+        yield settings, broker
+    finally:
+        broker.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)

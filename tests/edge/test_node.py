@@ -5,11 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,6 @@ from edge.node import EdgeNode
 from edge.outbox import Outbox
 from ioc_core.settings import Settings
 from ioc_core.stack.mosquitto import MosquittoService
-from ioc_core.stack.temporary import temporary_settings, temporary_var_dir
 from tests.edge.conftest import Clip, Recorder, make_clip
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -100,20 +97,6 @@ def test_with_snapshots_off_only_counts_health_and_events_leave_the_node(
             StatusV1.model_validate(payload)
     assert channels[Channel.TELEMETRY] >= 3 and channels[Channel.EVENT] >= 3
     assert count_totals(telemetry_of(messages)) == clip.totals()
-
-
-@pytest.fixture
-def private_broker() -> Iterator[tuple[Settings, MosquittoService]]:
-    """A Mosquitto of this test's own, so stopping it disturbs nobody else."""
-    var_dir = temporary_var_dir()
-    settings = temporary_settings(var_dir)
-    broker = MosquittoService(settings)
-    broker.start()
-    try:
-        yield settings, broker
-    finally:
-        broker.stop()
-        shutil.rmtree(var_dir, ignore_errors=True)
 
 
 # The outage, in the camera's time: 3 minutes = 12 intervals of 15 s produced with no broker.

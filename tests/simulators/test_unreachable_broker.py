@@ -36,6 +36,16 @@ def _ioc(settings: Settings, port: int, *args: str) -> subprocess.CompletedProce
     )  # fmt: skip
 
 
+def _one_error_line(run: subprocess.CompletedProcess[str], port: int, links: str) -> None:
+    """Exit code 1 and exactly one ``error:`` line naming the broker, the links and the wait."""
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, run.stderr
+    assert f"127.0.0.1:{port}" in errors[0] and "after 2 s" in errors[0], errors[0]
+    assert f"{links} simulator links not connected" in errors[0], errors[0]
+
+
 @pytest.mark.timeout(120)
 def test_an_unreachable_broker_is_one_line_naming_it_and_the_wait(db_settings: Settings) -> None:
     port = free_port()
@@ -43,12 +53,7 @@ def test_an_unreachable_broker_is_one_line_naming_it_and_the_wait(db_settings: S
     run = _ioc(db_settings, port, "simulate", "--scenario", "pollution", "--seconds", "5",
                "--connect-timeout", "2")  # fmt: skip
     wall = time.monotonic() - t
-    assert run.returncode == 1, run.stderr
-    assert "Traceback" not in run.stderr, run.stderr
-    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, run.stderr
-    assert f"127.0.0.1:{port}" in errors[0] and "after 2 s" in errors[0], errors[0]
-    assert "36 of 36 simulator links not connected" in errors[0], errors[0]
+    _one_error_line(run, port, "36 of 36")
     # Registration and start-up take a few seconds; the wait itself is the 2 s asked for,
     # not the default 60 s + 0.2 s per link.
     assert wall < 30, f"took {wall:.1f} s"
@@ -66,12 +71,7 @@ def test_a_scenario_with_no_broker_gives_up_after_its_connect_timeout(
                "--connect-timeout", "2")  # fmt: skip
     wall = time.monotonic() - t
     print(f"scenario gave up after {wall:.1f} s: {run.stderr.strip()}")
-    assert run.returncode == 1, run.stderr
-    assert "Traceback" not in run.stderr, run.stderr
-    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, run.stderr
-    assert f"127.0.0.1:{port}" in errors[0] and "after 2 s" in errors[0], errors[0]
-    assert "36 of 36 simulator links not connected" in errors[0], errors[0]
+    _one_error_line(run, port, "36 of 36")
     assert truth.exists()  # written before the run, as contract C3 says
     assert wall < 30, f"took {wall:.1f} s"
 
@@ -99,12 +99,7 @@ def test_a_replay_with_no_broker_is_one_line_naming_it_and_the_wait(
     run = _ioc(db_settings, port, "simulate", "--replay", str(csv), "--connect-timeout", "2")
     wall = time.monotonic() - t
     print(f"replay gave up after {wall:.1f} s: {run.stderr.strip()}")
-    assert run.returncode == 1, run.stderr
-    assert "Traceback" not in run.stderr, run.stderr
-    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, run.stderr
-    assert f"127.0.0.1:{port}" in errors[0] and "after 2 s" in errors[0], errors[0]
-    assert "1 of 1 simulator links not connected" in errors[0], errors[0]
+    _one_error_line(run, port, "1 of 1")
     assert wall < 15, f"took {wall:.1f} s"
 
 
