@@ -281,6 +281,10 @@ class ClassificationConfig(_Strict):
     # more. An empty window (min >= max) turns this off.
     car_roofless_min_length_m: float = Field(5.0, ge=0)
     car_roofless_max_length_m: float = Field(6.5, ge=0)
+    # ... only in a scene at least this bright (mean grey level of the frame): at dusk and at
+    # night a rider over the pool of its own headlight measures a car's length without a roof
+    # too (simulator: day 92-119, dusk 64-68, night 42-48). 0 keeps the rule at all hours.
+    car_roofless_min_luma: float = Field(80.0, ge=0, le=255)
     # Two-wheelers that never went this fast over the last ~2.5 s of their track, with no
     # vehicle close ahead, are bicycles: a bicycle and a motorbike have almost the same
     # footprint; speed is what separates them in a city (cyclists 12-19 km/h, urban motorbikes

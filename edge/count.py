@@ -161,6 +161,7 @@ def classify(
     led: bool = False,
     top_fill: float = 1.0,
     top_speed_kmh: float | None = None,
+    luma: float | None = None,
 ) -> str:
     """Calibrated footprint size first, speed only to split two-wheelers (docs/edge.md).
 
@@ -170,7 +171,9 @@ def classify(
     headlight, or two riders side by side, where a car's roof is as wide as its body. A slow
     two-wheeler is a bicycle only if nothing was close ahead of it: a motorbike stuck behind a
     slower vehicle rides at its speed, a bicycle is slow on an open road. "Slow" is the top
-    speed over the track's last ~2.5 s (``top_speed_kmh``), else the speed at the line.
+    speed over the track's last ~2.5 s (``top_speed_kmh``), else the speed at the line. A car
+    whose roof the subtractor lost is told by its length only in daylight (``luma``, the
+    scene's mean grey level; None: unknown, taken as daylight).
     """
     roof = top_fill * width_m
     if (
@@ -182,7 +185,10 @@ def classify(
     if width_m >= cfg.car_min_width_m and (
         (length_m <= cfg.car_max_length_m and top_fill >= cfg.car_min_top_fill)
         or (roof >= cfg.car_min_roof_m and length_m <= cfg.car_with_roof_max_length_m)
-        or cfg.car_roofless_min_length_m <= length_m < cfg.car_roofless_max_length_m
+        or (
+            cfg.car_roofless_min_length_m <= length_m < cfg.car_roofless_max_length_m
+            and (luma is None or luma >= cfg.car_roofless_min_luma)
+        )
     ):
         return "car"
     fastest = top_speed_kmh if top_speed_kmh is not None else speed_kmh
@@ -262,6 +268,7 @@ class Counter:
         self.twins = 0
         self.rejected = 0  # crossings of things too small, too brief or too fast for a vehicle
         self.reasons: Tally[str] = Tally()  # rejections by reason (evaluation output)
+        self.luma: float | None = None  # the scene's brightness, kept up by the pipeline
 
     def _twin(self, line: Line, direction: str, point: np.ndarray, t: float) -> bool:
         """Is this crossing a fragment of one counted a moment ago at the same place?
@@ -533,6 +540,13 @@ class Counter:
             return None
         top_speed = track_max_speed_kmh(p.track, self.homography)
         cls = classify(
-            width, length, speed, self.cfg, led=p.led, top_fill=top, top_speed_kmh=top_speed
+            width,
+            length,
+            speed,
+            self.cfg,
+            led=p.led,
+            top_fill=top,
+            top_speed_kmh=top_speed,
+            luma=self.luma,
         )
         return Crossing(p.time, p.line, p.direction, cls, speed, p.track.id)

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 Image = npt.NDArray[Any]  # an OpenCV image or mask (uint8), or a float map
 Floats = npt.NDArray[np.float64]
 
-__all__ = ["Floats", "Image"]
+
+def luma(frame: Image) -> float:
+    """Mean grey level of a BGR frame, from a 160 x 90 thumbnail (~0.1 ms at 640 px)."""
+    thumb = cv2.resize(frame, (160, 90), interpolation=cv2.INTER_AREA)
+    return float(cv2.cvtColor(thumb, cv2.COLOR_BGR2GRAY).mean())
+
+
+__all__ = ["Floats", "Image", "luma"]

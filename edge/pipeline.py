@@ -23,7 +23,7 @@ from edge.count import Counter, Crossing, box_size_m
 from edge.detect import Detector
 from edge.geometry import Homography, Line, polygon_mask
 from edge.health import CameraHealth, HealthChange
-from edge.images import Image
+from edge.images import Image, luma
 from edge.stabilise import Stabiliser
 from edge.track import SizeSample, Track, Tracker
 from edge.zones import ZoneMeter, ZoneReading, lines_occupied
@@ -137,7 +137,7 @@ class Pipeline:
         """Everything after background subtraction: from the foreground mask to the numbers.
 
         Separate so that an evaluation can replay cached masks (``health=False``: the health
-        checks need the colour frame)."""
+        checks need the colour frame; the class rules still read its brightness)."""
         clock = self.clock.total
         t2 = self.timer()
         fg = self.detector.clean(fg)
@@ -147,6 +147,8 @@ class Pipeline:
         tracks, ended = self.tracker.update(blobs, t)
         t5 = self.timer()
         self._sample_sizes(tracks, fg, t)
+        if self._frame_no % _HEALTH_EVERY == 0:  # the class rules depend on daylight
+            self.counter.luma = luma(small)
         self.counter.observe(tracks, t)
         crossings = self.counter.settle(t, ended)
         t6 = self.timer()

@@ -93,16 +93,22 @@ def replay(d: Path, config: CameraConfig | None = None, name: str = "raw.bin") -
         return out
 
     started = time.perf_counter()
-    dummy: np.ndarray | None = None
+    # The frames too, at analysis size: the class rules read the scene's brightness.
+    video = FileFrames(d / "video.mp4", realtime=False, fps=truth.fps, start=0.0)
+    first = True
     for t, raw in _frames(d / name):
-        if dummy is None:
-            dummy = np.zeros((*raw.shape, 3), np.uint8)
+        if first:
+            first = False
             # Geometry from the source size (the cache holds analysis-size masks).
             pipeline._setup(np.zeros((truth.height, truth.width, 3), np.uint8))
             counter_resolve = pipeline.counter._resolve
             pipeline.counter._resolve = spy  # type: ignore[method-assign]
+        item = video.read()
+        assert item is not None, "the video is shorter than its cached masks"
+        small = cv2.resize(item.frame, (raw.shape[1], raw.shape[0]), interpolation=cv2.INTER_LINEAR)
         fg = pipeline.detector.select(raw)
-        crossings.extend(pipeline.analyse(dummy, fg, t, health=False).crossings)
+        crossings.extend(pipeline.analyse(small, fg, t, health=False).crossings)
+    video.close()
     crossings.extend(pipeline.finish(t))
     result = score(crossings, config, truth)
     result["rejected"] = dict(pipeline.counter.reasons)

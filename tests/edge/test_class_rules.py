@@ -42,6 +42,19 @@ def test_a_car_whose_roof_was_lost_in_the_rain_is_a_car_by_its_length() -> None:
     assert classify(2.15, 5.8, 35.0, off, top_fill=0.1) == "motorbike"
 
 
+def test_a_roofless_car_length_box_in_the_dark_is_a_rider_over_its_headlight_pool() -> None:
+    """Seed 123 at dusk and night: riders over their headlight pools measured 1.5-2.1 m wide
+    and 5.3-6.3 m long with a narrow top, and were counted as roofless cars (8 of its 23 false
+    cars). The length tells a roofless car only in daylight."""
+    assert classify(2.15, 5.8, 35.0, _CFG, top_fill=0.1, luma=100.0) == "car"  # day, rain
+    assert classify(2.15, 5.8, 35.0, _CFG, top_fill=0.1, luma=66.0) == "motorbike"  # dusk
+    assert classify(2.15, 5.8, 35.0, _CFG, top_fill=0.1, luma=45.0) == "motorbike"  # night
+    always = ClassificationConfig(car_roofless_min_luma=0.0)
+    assert classify(2.15, 5.8, 35.0, always, top_fill=0.1, luma=45.0) == "car"
+    # A car with its roof is a car at night.
+    assert classify(3.2, 14.0, 30.0, _CFG, top_fill=0.47, luma=45.0) == "car"
+
+
 def test_a_plain_car_is_still_a_car() -> None:
     assert classify(1.8, 6.0, 35.0, _CFG, top_fill=0.9) == "car"
 
