@@ -19,11 +19,12 @@ import cv2
 import numpy as np
 
 from edge.config import CameraConfig
-from edge.count import Counter, Crossing, box_size_m
+from edge.count import Counter, Crossing
 from edge.detect import Detector
 from edge.geometry import Homography, Line, polygon_mask
 from edge.health import CameraHealth, HealthChange
 from edge.images import Image, luma
+from edge.measure import box_size_m
 from edge.stabilise import Stabiliser
 from edge.track import SizeSample, Track, Tracker
 from edge.zones import ZoneMeter, ZoneReading, lines_occupied
@@ -36,7 +37,7 @@ STAGES: tuple[str, ...] = (
 _HEALTH_EVERY = 5
 # Boxes this close to the frame or ROI border are cut off: their size is not sampled.
 _BORDER_PX = 3
-# Size samples kept per track: the best-resolved ones (edge/count.py takes their median).
+# Size samples kept per track: the best-resolved ones (edge/measure.py takes their median).
 _MAX_SIZES = 60
 # Boxes at least this share of car_min_width_m wide have their top fill measured.
 _TOP_FILL_MIN_SHARE = 0.9

@@ -51,7 +51,7 @@ class SizeSample(NamedTuple):
     """
 
     t: float  # when it was taken (the pipeline's clock)
-    width: float  # ground metres (edge/count.py box_size_m)
+    width: float  # ground metres (edge/measure.py box_size_m)
     length: float  # apparent ground metres
     res: float  # ground metres per pixel across the box's bottom edge: lower is sharper
     top_fill: float = 1.0  # edge/detect.py Detector.top_fill; 1.0 where not measured

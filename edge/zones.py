@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.config import Zone
-from edge.count import track_speed_kmh
 from edge.geometry import Homography, Line, point_in_polygon
 from edge.images import Image
+from edge.measure import track_speed_kmh
 from edge.track import Track
 
 # Below this a vehicle is standing in the queue (walking pace; stop-and-go creep included).

@@ -9,8 +9,8 @@ static specks that were tracks, and its blob was cut into them.
 from __future__ import annotations
 
 from edge.config import ClassificationConfig
-from edge.count import classify
 from edge.detect import Blob
+from edge.measure import classify
 from edge.track import _split_shared
 
 _CFG = ClassificationConfig()

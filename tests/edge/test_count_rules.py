@@ -119,7 +119,7 @@ def test_a_track_born_on_a_speck_is_sized_by_the_bus_that_took_it_over() -> None
     """Seed 7: a bus entering the view from below drove into a tracked speck; the speck's few
     samples were the best-resolved ones (nearest the camera), so the bus was rejected as
     "small". The samples of the vehicle the track held when it crossed decide."""
-    from edge.count import _best_resolved, _own_samples
+    from edge.measure import best_resolved, own_samples
 
     tr = _track([100.0])
     for i in range(10):  # a 0.4 m speck, sharp (0.01 m/px), before the bus arrives
@@ -127,12 +127,12 @@ def test_a_track_born_on_a_speck_is_sized_by_the_bus_that_took_it_over() -> None
     for i in range(10, 40):  # then the bus, 2.6 x 17 m, coarser (0.035 m/px)
         tr.sizes.append(SizeSample(i * _DT, 2.6, 17.0, 0.035))
     crossing_t = 30 * _DT
-    assert all(tr.sizes[i].width < 1 for i in _best_resolved(tr.sizes))  # the old way
-    own = _own_samples(tr, crossing_t)
+    assert all(tr.sizes[i].width < 1 for i in best_resolved(tr.sizes))  # the old way
+    own = own_samples(tr, crossing_t)
     assert sorted(own) == list(range(10, 40))
     # A speck the track holds when it crosses is still the speck: nothing is taken from a
     # vehicle the track did not hold at the line.
-    assert sorted(_own_samples(tr, 1 * _DT)) == list(range(10))
+    assert sorted(own_samples(tr, 1 * _DT)) == list(range(10))
 
 
 def _sized_track(width: float, length: float, top: float) -> Track:
