@@ -90,6 +90,34 @@ class _Pending:
     led: bool = False  # another vehicle close ahead in its path when it crossed
 
 
+def _leap_m(dt: float | np.ndarray) -> float | np.ndarray:
+    """The longest step (ground m) a vehicle makes in ``dt`` seconds; longer is a leap: the
+    track took over another object, or its box's edge jumped to a merged blob."""
+    return _MAX_STEP_MPS * np.maximum(dt, 0.0) + _JUMP_SLACK_M
+
+
+def _since_leap(times: np.ndarray, g: np.ndarray, from_line: np.ndarray, side: int) -> int:
+    """Index of the path's first point after its last leap that breaks where the track
+    came from (``Counter._path`` gives the arrays): a leap back toward the side it came from
+    (the track took over an object behind: seed 21's outbound buses), or a leap forward that
+    returns from such a leap (a box edge that leapt to a blob at the view's edge and back: on
+    seed 123's shaking camera those were counted against the traffic). A leap forward alone
+    (a headlight pool joining the blob ahead of a vehicle) does not change where the vehicle
+    came from.
+    """
+    if len(times) < 2:
+        return 0
+    step = np.hypot(*np.diff(g, axis=0).T)
+    leaps = np.flatnonzero(step > _leap_m(np.diff(times)))
+    if not leaps.size:
+        return 0
+    across = np.diff(from_line)[leaps] * side
+    for j in range(len(leaps) - 1, -1, -1):
+        if across[j] < 0 or (j > 0 and across[j - 1] < 0):
+            return int(leaps[j]) + 1
+    return 0
+
+
 class Counter:
     def __init__(
         self, lines: list[Line], homography: Homography, cfg: ClassificationConfig
@@ -240,34 +268,18 @@ class Counter:
         """
         if tr.hits < _MIN_HITS:
             return False
-        cx, cy = tr.contact
-        past = np.array([(x, y) for _, x, y in tr.path])[self._since_leap(tr, line, side) :]
-        travelled = float(np.max((np.array([cx, cy]) - past) @ line.normal_in * side))
+        times, px, g, from_line = self._path(tr, line)
+        past = px[_since_leap(times, g, from_line, side) :]
+        travelled = float(np.max((np.asarray(tr.contact) - past) @ line.normal_in * side))
         return travelled >= _MIN_TRAVEL_PX
 
-    def _since_leap(self, tr: Track, line: Line, side: int) -> int:
-        """Index of the path's first point after its last leap that breaks where the track
-        came from: a step longer than a vehicle can go (``_MAX_STEP_MPS``) back toward the side
-        it came from (the track took over an object behind: seed 21's outbound buses), or a
-        leap forward that returns from such a leap (a box edge that leapt to a blob at the
-        view's edge and back: on seed 123's shaking camera those were counted against the
-        traffic). A leap forward alone (a headlight pool joining the blob ahead of a vehicle)
-        does not change where the vehicle came from.
-        """
-        if len(tr.path) < 2:
-            return 0
+    def _path(self, tr: Track, line: Line) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The remembered path, mapped once: times, analysis px, ground m, and signed ground m
+        from the line (+ on the in side)."""
         times = np.array([t for t, _, _ in tr.path])
-        points = np.array([(x, y) for _, x, y in tr.path])
-        g = self.homography.to_ground(points)
-        step = np.hypot(*np.diff(g, axis=0).T)
-        leaps = np.flatnonzero(step > _MAX_STEP_MPS * np.diff(times) + _JUMP_SLACK_M)
-        if not leaps.size:
-            return 0
-        across = np.diff(self._ground_side_m(line, points))[leaps] * side
-        for j in range(len(leaps) - 1, -1, -1):
-            if across[j] < 0 or (j > 0 and across[j - 1] < 0):
-                return int(leaps[j]) + 1
-        return 0
+        px = np.array([(x, y) for _, x, y in tr.path])
+        g = self.homography.to_ground(px)
+        return times, px, g, self._side_of_ground(line, g)
 
     def _jumped(self, tr: Track, line: Line) -> bool:
         """Was the track's last step across the line longer than a vehicle can go?"""
@@ -275,7 +287,7 @@ class Counter:
             return False
         (t0, x0, y0), (t1, x1, y1) = tr.path[-2], tr.path[-1]
         s0, s1 = self._ground_side_m(line, np.array([[x0, y0], [x1, y1]]))
-        return abs(float(s1 - s0)) > _MAX_STEP_MPS * max(t1 - t0, 0.0) + _JUMP_SLACK_M
+        return abs(float(s1 - s0)) > float(_leap_m(t1 - t0))
 
     def _steady(self, tr: Track, line: Line, side: int) -> bool:
         """The side change was a step of a moving vehicle, not a jump or a drift backwards.
@@ -296,25 +308,26 @@ class Counter:
         that started beyond the line was rejected as "static" (seed 7, 49.7 s). The first still
         counts: measured across the line alone, 1-3 % of each video's vehicles went uncounted.
         """
-        points = np.array([(x, y) for _, x, y in tr.path])
-        g = self.homography.to_ground(points[[0, -1]])
         line = next(x for x in self.lines if x.name == line_name)
-        since = self._since_leap(tr, line, 1 if direction == "in" else -1)
-        side = self._ground_side_m(line, points[since:])
+        times, _, g, from_line = self._path(tr, line)
+        side = from_line[_since_leap(times, g, from_line, 1 if direction == "in" else -1) :]
         across = side[-1] - np.min(side) if direction == "in" else np.max(side) - side[-1]
-        return max(float(np.hypot(*(g[1] - g[0]))), float(across))
+        return max(float(np.hypot(*(g[-1] - g[0]))), float(across))
 
     def _ground_side_m(self, line: Line, points: np.ndarray) -> np.ndarray:
         """Signed ground distance (m) of analysis-pixel points from the line, + on the in side.
 
         In metres rather than pixels because perspective shrinks distances with depth.
         """
+        return self._side_of_ground(line, self.homography.to_ground(points))
+
+    def _side_of_ground(self, line: Line, g: np.ndarray) -> np.ndarray:
+        """``_ground_side_m`` of points already on the ground (m)."""
         ends = self.homography.to_ground(np.vstack([line.a, line.b, line.a + line.normal_in]))
         d = ends[1] - ends[0]
         normal = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-9)
         if float((ends[2] - ends[0]) @ normal) < 0:
             normal = -normal
-        g = self.homography.to_ground(points)
         return np.asarray((g - ends[0]) @ normal, dtype=np.float64)
 
     def settle(self, t: float, ended: list[Track], *, final: bool = False) -> list[Crossing]:
