@@ -15,13 +15,12 @@ import cv2
 import numpy as np
 
 from edge.config import HealthConfig
-from edge.images import Image
+from edge.images import Image, grey_thumb
 
 CONDITIONS: tuple[str, ...] = ("frozen", "blackout", "blur", "scene_change", "low_light")
 # Conditions that make counts unreliable (camera_health = 0); low light only degrades them.
 UNHEALTHY: frozenset[str] = frozenset({"frozen", "blackout", "blur", "scene_change", "no_video"})
 
-_THUMB = (160, 90)
 # Reference learning: this many seconds of good frames (sharpness median, edge layout).
 _LEARN_S = 4.0
 # After a confirmed scene change the new view is learnt after this long (camera re-aimed).
@@ -70,9 +69,11 @@ class CameraHealth:
 
     def update(self, frame: Image, t: float) -> list[HealthChange]:
         """Judge one analysis frame (BGR); returns raised and cleared conditions."""
-        grey = cv2.cvtColor(
-            cv2.resize(frame, _THUMB, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY
-        )
+        return self.judge(grey_thumb(frame), t)
+
+    def judge(self, grey: Image, t: float) -> list[HealthChange]:
+        """``update`` on the frame's grey thumbnail (``edge.images.grey_thumb``), for a caller
+        that has made it already (the pipeline reads the scene's brightness from it too)."""
         g = grey.astype(np.float32)
         self.luma = float(g.mean())
         raw: dict[str, tuple[bool, float]] = {}

@@ -23,7 +23,7 @@ from edge.count import Counter, Crossing
 from edge.detect import Detector
 from edge.geometry import Homography, Line, polygon_mask
 from edge.health import CameraHealth, HealthChange
-from edge.images import Image, luma
+from edge.images import Image, grey_thumb
 from edge.measure import box_size_m
 from edge.stabilise import Stabiliser
 from edge.track import SizeSample, Track, Tracker
@@ -148,8 +148,9 @@ class Pipeline:
         tracks, ended = self.tracker.update(blobs, t)
         t5 = self.timer()
         self._sample_sizes(tracks, fg, t)
-        if self._frame_no % _HEALTH_EVERY == 0:  # the class rules depend on daylight
-            self.counter.luma = luma(small)
+        thumb = grey_thumb(small) if self._frame_no % _HEALTH_EVERY == 0 else None
+        if thumb is not None:  # the class rules depend on daylight
+            self.counter.luma = float(thumb.mean())
         self.counter.observe(tracks, t)
         crossings = self.counter.settle(t, ended)
         t6 = self.timer()
@@ -158,8 +159,8 @@ class Pipeline:
             zones["lines"] = ZoneReading(lines_occupied(self.lines, tracks), 0.0)
         t7 = self.timer()
         changes: list[HealthChange] = []
-        if health and self._frame_no % _HEALTH_EVERY == 0:
-            changes = self.health.update(small, t)
+        if health and thumb is not None:
+            changes = self.health.judge(thumb, t)
         t8 = self.timer()
         self._frame_no += 1
         for name, dt in zip(
