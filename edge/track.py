@@ -2,8 +2,9 @@
 
 Each frame's blobs are matched to the tracks' predicted boxes by the Hungarian method
 (``scipy.optimize.linear_sum_assignment``) on a cost that prefers overlap and falls back to
-centre distance relative to the vehicle's size; greedy nearest-neighbour matching swaps
-identities between motorbikes riding side by side, which then get counted twice or not at all.
+centre distance relative to the vehicle's size, and where a track may also stay unmatched;
+greedy nearest-neighbour matching swaps identities between motorbikes riding side by side,
+which then get counted twice or not at all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from edge.detect import Blob
 # at 25 fps a vehicle moves well under one length per frame.
 _GATE_SIZES = 1.2
 _INFEASIBLE = 1e6
+# What leaving a track unmatched for a frame costs (it coasts). Without this choice the
+# assignment matches as many pairs as it can: a coasting track whose only reachable blob was
+# a bus took it, and pushed the bus's own track onto a speck (seed 42, 260.5 s), so the bus
+# never counted. Between a close match (~0) and the worst gated one (2.2); 1.2 and 2.2 did
+# about as well (docs/performance.md).
+_UNMATCHED = 1.5
 # Velocity smoothing: new = (1 - a) * old + a * measured. Blob boxes jitter by a pixel or two;
 # this keeps the prediction steady without lagging a braking vehicle by more than a few frames.
 _VELOCITY_ALPHA = 0.35
@@ -237,7 +244,10 @@ class Tracker:
         matched_tracks: set[int] = set()
         matched_blobs: set[int] = set()
         if preds and blobs:
-            cost = np.full((len(preds), len(blobs)), _INFEASIBLE)
+            # One "unmatched" column per track (its own, at _UNMATCHED) after the blobs.
+            n = len(blobs)
+            cost = np.full((len(preds), n + len(preds)), _INFEASIBLE)
+            cost[np.arange(len(preds)), n + np.arange(len(preds))] = _UNMATCHED
             for i, p in enumerate(preds):
                 pw, ph = p[2] - p[0], p[3] - p[1]
                 size = max(pw, ph, 4.0)
@@ -252,7 +262,7 @@ class Tracker:
                     cost[i, j] = 1.0 - overlap if overlap > 0 else 1.0 + dist
             rows, cols = linear_sum_assignment(cost)
             for i, j in zip(rows, cols, strict=True):
-                if cost[i, j] >= _INFEASIBLE:
+                if j >= n or cost[i, j] >= _INFEASIBLE:
                     continue
                 self._absorb(self.tracks[i], blobs[j], t)
                 matched_tracks.add(i)
