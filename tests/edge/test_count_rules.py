@@ -205,3 +205,40 @@ def test_a_slow_two_wheeler_behind_a_car_beside_its_path_is_a_motorbike() -> Non
     assert _two_wheeler_class(None) == "bicycle"
     assert _two_wheeler_class(1.3) == "motorbike"  # 1.3 m aside: bodies 1.3 m wide together
     assert _two_wheeler_class(2.5) == "bicycle"  # beside the car's body, not behind it
+
+
+def _two_riders(gap_frames: int, x_b: float, luma: float) -> list[str]:
+    """Two motorbike-sized tracks driving in across the line, the second ``gap_frames``
+    behind the first, at ``x_b`` px along the line (the first at 100)."""
+    counter = Counter([_LINE], _H, ClassificationConfig())
+    counter.luma = luma
+    a, b = _track([60.0]), _track([60.0])
+    b.id = 2
+    out: list[str] = []
+    steps = 40 + gap_frames
+    for i in range(1, steps):
+        t = i * _DT
+        for tr, start, x in ((a, 0, 100.0), (b, gap_frames, x_b)):
+            if i < start:
+                continue
+            y = 60.0 + 3.6 * (i - start)
+            tr.box = (x - 4.0, y - 20.0, x + 4.0, y)
+            tr.path.append((t, x, y))
+            tr.hits += 1
+            tr.last_seen = t
+            tr.velocity = (0.0, 90.0)
+            tr.sizes.append(SizeSample(t, 0.8, 2.0, 0.1))
+        counter.observe([a, b], t)
+        out += [c.direction for c in counter.settle(t, [])]
+    out += [c.direction for c in counter.settle(steps * _DT, [a, b], final=True)]
+    return out
+
+
+def test_in_the_dark_a_crossing_just_behind_one_at_the_same_place_is_its_headlight_pool() -> None:
+    """Seeds 21 and 123 at dusk and night: the pool of an inbound vehicle's headlights, 3.5-6 m
+    ahead of it, was tracked on its own and counted 0.5-0.8 s before the vehicle behind it,
+    at the same place along the line: one vehicle counted twice."""
+    assert _two_riders(17, 100.0, luma=50.0) == ["in"]  # 0.68 s behind, same place, at night
+    assert _two_riders(17, 100.0, luma=110.0) == ["in", "in"]  # by day: two riders
+    assert _two_riders(17, 110.0, luma=50.0) == ["in", "in"]  # 1 m to the side: two riders
+    assert _two_riders(25, 100.0, luma=50.0) == ["in", "in"]  # 1 s behind: two riders
