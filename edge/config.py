@@ -271,6 +271,10 @@ class ClassificationConfig(_Strict):
     # stretches its box as long and as wide at the bottom as a bus's; a rider's, or two riders'
     # side by side, under 1.1 m.
     bus_truck_min_roof_m: float = Field(2.0, ge=0)
+    # ... or this, the roof at the ground scale of its own image rows (edge/measure.py
+    # roof_row_m): perspective shrinks the roof of a long bus in top fill x width, not here.
+    # Buses measured 3.4-7 m, cars behind their headlight pools 2.2-3.3 m.
+    bus_truck_min_roof_row_m: float = Field(3.4, ge=0)
     car_min_roof_m: float = Field(1.3, ge=0)
     # A car-wide box with a car's roof is a car up to this apparent length (its headlight pool
     # ahead of it lengthens it); without a car's roof, car_max_length_m applies.

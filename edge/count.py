@@ -359,12 +359,14 @@ class Counter:
     def _resolve(self, p: _Pending) -> Crossing | None:
         sizes = p.track.sizes
         top = 1.0
+        roof_row = None
         if sizes:
             own = [sizes[i] for i in own_samples(p.track, p.time)]
             best = [own[i] for i in best_resolved(own)]
             width = statistics.median(s.width for s in best)
             length = statistics.median(s.length for s in best)
             top = statistics.median(s.top_fill for s in best)
+            roof_row = statistics.median(s.roof_row_m for s in best)
         elif p.track.partial[1] > 0:
             width, length = p.track.partial
         else:
@@ -406,5 +408,6 @@ class Counter:
             top_fill=top,
             top_speed_kmh=top_speed,
             luma=self.luma,
+            roof_row=roof_row,
         )
         return Crossing(p.time, p.line, p.direction, cls, speed, p.track.id)

@@ -26,7 +26,7 @@ _FOREGROUND = 200
 _OPEN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 7))
 # The top share of a box's rows whose column cover is its top fill (Detector.top_fill).
-_TOP_ROWS = 0.3
+TOP_ROWS = 0.3
 # Upper bound of MOG2's per-pixel variance (Detector.__init__).
 _VAR_MAX = 150.0
 # Texture test of shadow-marked pixels (Detector.reclaim): a cast shadow darkens the road and
@@ -161,7 +161,7 @@ class Detector:
         return cv2.morphologyEx(fg, cv2.MORPH_CLOSE, _CLOSE)
 
     def top_fill(self, fg: Mask, box: tuple[float, float, float, float]) -> float:
-        """Share of the box's columns covered in its top rows (_TOP_ROWS), shadow included.
+        """Share of the box's columns covered in its top rows (TOP_ROWS), shadow included.
 
         About 1 for a car (its roof is as wide as its body), low for a rider over the pool of
         its own headlight or two riders side by side, whose bottom edges are as wide as a car's.
@@ -173,7 +173,7 @@ class Detector:
         w, h = x1 - x0, y1 - y0
         if w <= 0 or h <= 0:
             return 1.0
-        n = max(1, round(h * _TOP_ROWS))
+        n = max(1, round(h * TOP_ROWS))
         src = self.raw if self.raw is not None and self.raw.shape == fg.shape else fg
         cover = np.count_nonzero(src[y0 : y0 + n, x0:x1], axis=0)
         return float(np.count_nonzero(cover >= max(1, n // 3))) / max(cover.size, 1)

@@ -24,7 +24,7 @@ from edge.detect import Detector
 from edge.geometry import Homography, Line, polygon_mask
 from edge.health import CameraHealth, HealthChange
 from edge.images import Image, grey_thumb
-from edge.measure import box_size_m
+from edge.measure import box_size_m, roof_row_m
 from edge.stabilise import Stabiliser
 from edge.track import SizeSample, Track, Tracker
 from edge.zones import ZoneMeter, ZoneReading, lines_occupied
@@ -196,7 +196,9 @@ class Pipeline:
                 worst = max(range(len(tr.sizes)), key=lambda i: tr.sizes[i].res)
                 if res >= tr.sizes[worst].res:
                     continue
-            sample = SizeSample(t, width, length, res, self._top_fill(fg, tr, width))
+            top = self._top_fill(fg, tr, width)
+            roof_row = roof_row_m(tr.box, top, self.homography) if self._wide(width) else 0.0
+            sample = SizeSample(t, width, length, res, top, roof_row)
             if worst < 0:
                 tr.sizes.append(sample)
             else:
@@ -205,6 +207,9 @@ class Pipeline:
     def _top_fill(self, fg: Image, tr: Track, width_m: float) -> float:
         """Only a box nearly as wide as a car can be taken for one; narrower ones are not
         measured (1.0), which keeps the cost to the few wide boxes."""
-        if width_m < _TOP_FILL_MIN_SHARE * self.config.classification.car_min_width_m:
+        if not self._wide(width_m):
             return 1.0
         return self.detector.top_fill(fg, tr.box)
+
+    def _wide(self, width_m: float) -> bool:
+        return width_m >= _TOP_FILL_MIN_SHARE * self.config.classification.car_min_width_m

@@ -62,6 +62,9 @@ class SizeSample(NamedTuple):
     length: float  # apparent ground metres
     res: float  # ground metres per pixel across the box's bottom edge: lower is sharper
     top_fill: float = 1.0  # edge/detect.py Detector.top_fill; 1.0 where not measured
+    # The roof's width at the ground scale of its own image row (edge/measure.py roof_row_m);
+    # 0.0 where not measured.
+    roof_row_m: float = 0.0
 
 
 class LastCount(NamedTuple):

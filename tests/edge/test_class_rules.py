@@ -8,9 +8,13 @@ static specks that were tracks, and its blob was cut into them.
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from edge.config import ClassificationConfig
 from edge.detect import Blob
-from edge.measure import classify
+from edge.geometry import Homography
+from edge.measure import classify, roof_row_m
 from edge.track import _split_shared
 
 _CFG = ClassificationConfig()
@@ -21,6 +25,27 @@ def test_roof_width_tells_a_bus_from_a_car_behind_its_headlight_pool() -> None:
     # covering 0.47 of the width (1.8 m); a bus there: 2.9 m, 13.7 m, 0.87 (2.5 m).
     assert classify(3.81, 14.5, 30.0, _CFG, top_fill=0.47) == "car"
     assert classify(2.875, 13.65, 30.0, _CFG, top_fill=0.87) == "bus_truck"
+
+
+def test_a_long_bus_whose_roof_perspective_shrinks_is_a_bus_by_its_roof_at_its_own_rows() -> None:
+    # Seed 99 at 55.6 s, by day: 3.5 m wide, 29 m long, top fill 0.5 (the far end of the bus
+    # is narrower in the image than its bottom edge): a 1.75 m "roof", counted as a motorbike.
+    # At the scale of its top rows the roof reads 3.4 m; a car behind its headlight pool
+    # (seed 21 at night, 3.2 m wide, 14 m long) 2.2 m.
+    assert classify(3.46, 29.3, 24.0, _CFG, top_fill=0.505) == "motorbike"
+    assert classify(3.46, 29.3, 24.0, _CFG, top_fill=0.505, roof_row=3.42) == "bus_truck"
+    assert classify(3.21, 13.7, 30.0, _CFG, top_fill=0.45, roof_row=2.22) == "car"
+
+
+def test_the_roof_is_scaled_at_its_own_rows() -> None:
+    flat = Homography(np.diag([0.1, 0.1, 1.0]))  # 10 px a metre everywhere
+    assert roof_row_m((0.0, 0.0, 30.0, 100.0), 0.5, flat) == pytest.approx(1.5)
+    # A view along the road: metres per pixel grow toward the top of the image. The same
+    # box higher up (farther away) has a wider roof on the ground, read at its own top rows.
+    view = Homography(np.array([[0.1, 0.0, 0.0], [0.0, 0.1, 0.0], [0.0, 0.005, 0.5]]))
+    far, near = (roof_row_m((0.0, y, 30.0, y + 100.0), 0.5, view) for y in (0.0, 100.0))
+    assert far > near
+    assert far == pytest.approx(0.5 * 30 * 0.1 / (0.5 + 0.005 * 15.0))
 
 
 def test_a_rider_over_a_headlight_pool_stays_a_motorbike() -> None:
