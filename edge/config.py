@@ -275,6 +275,10 @@ class ClassificationConfig(_Strict):
     # roof_row_m): perspective shrinks the roof of a long bus in top fill x width, not here.
     # Buses measured 3.4-7 m, cars behind their headlight pools 2.2-3.3 m.
     bus_truck_min_roof_row_m: float = Field(3.4, ge=0)
+    # With that roof a shorter box is a bus too: buses seen 10.5-11.4 m long (their far end
+    # lost) had roofs of 3.5-5.2 m at their rows; cars and merged vehicles of that length
+    # 2.8-3.3 m.
+    bus_truck_roof_row_min_length_m: float = Field(10.0, gt=0)
     car_min_roof_m: float = Field(1.3, ge=0)
     # A car-wide box with a car's roof is a car up to this apparent length (its headlight pool
     # ahead of it lengthens it); without a car's roof, car_max_length_m applies.

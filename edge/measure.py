@@ -114,12 +114,12 @@ def classify(
     its own rows' scale (``roof_row``, ``roof_row_m``), where perspective does not shrink it.
     """
     roof = top_fill * width_m
-    if (
-        width_m >= cfg.bus_truck_min_width_m
-        and length_m >= cfg.bus_truck_min_length_m
-        and (
-            roof >= cfg.bus_truck_min_roof_m
-            or (roof_row is not None and roof_row >= cfg.bus_truck_min_roof_row_m)
+    if width_m >= cfg.bus_truck_min_width_m and (
+        (length_m >= cfg.bus_truck_min_length_m and roof >= cfg.bus_truck_min_roof_m)
+        or (
+            roof_row is not None
+            and roof_row >= cfg.bus_truck_min_roof_row_m
+            and length_m >= cfg.bus_truck_roof_row_min_length_m
         )
     ):
         return "bus_truck"

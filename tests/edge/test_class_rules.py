@@ -37,6 +37,15 @@ def test_a_long_bus_whose_roof_perspective_shrinks_is_a_bus_by_its_roof_at_its_o
     assert classify(3.21, 13.7, 30.0, _CFG, top_fill=0.45, roof_row=2.22) == "car"
 
 
+def test_a_bus_seen_short_is_a_bus_by_its_roof_at_its_own_rows() -> None:
+    # Seed 21 at 245.9 s, by day: a bus measured 10.6 m long (under the 12 m a bus needs by
+    # its top-fill roof), roof 3.5 m at its own rows; counted as a car. A car at night behind
+    # its headlight pool, as long: 3.25 m.
+    assert classify(2.95, 10.6, 30.0, _CFG, top_fill=0.88, roof_row=3.53) == "bus_truck"
+    assert classify(3.71, 11.2, 30.0, _CFG, top_fill=0.61, roof_row=3.25) == "car"
+    assert classify(2.95, 9.5, 30.0, _CFG, top_fill=0.88, roof_row=3.53) == "car"
+
+
 def test_the_roof_is_scaled_at_its_own_rows() -> None:
     flat = Homography(np.diag([0.1, 0.1, 1.0]))  # 10 px a metre everywhere
     assert roof_row_m((0.0, 0.0, 30.0, 100.0), 0.5, flat) == pytest.approx(1.5)
