@@ -251,9 +251,12 @@ def test_nothing_happens_elsewhere(run):
                 "current",
                 "volume_total",
             ):
-                assert len({m[metric] for _, m in readings}) > 1 or len(readings) < 3, (
-                    device,
-                    metric,
-                )
+                values = {m[metric] for _, m in readings}
+                if metric.startswith("count_") and values == {0.0}:
+                    # Simulated time ends now: past midnight in Hai Phong no bicycle may pass
+                    # a camera in ten minutes (this failed at 00:11 ICT). A stuck count would
+                    # repeat a non-zero value.
+                    continue
+                assert len(values) > 1 or len(readings) < 3, (device, metric)
         checked += 1
     assert checked >= 15
