@@ -196,20 +196,17 @@ class Pipeline:
                 worst = max(range(len(tr.sizes)), key=lambda i: tr.sizes[i].res)
                 if res >= tr.sizes[worst].res:
                     continue
-            top = self._top_fill(fg, tr, width)
-            roof_row = roof_row_m(tr.box, top, self.homography) if self._wide(width) else 0.0
-            sample = SizeSample(t, width, length, res, top, roof_row)
+            sample = SizeSample(t, width, length, res, *self._roof(fg, tr, width))
             if worst < 0:
                 tr.sizes.append(sample)
             else:
                 tr.sizes[worst] = sample
 
-    def _top_fill(self, fg: Image, tr: Track, width_m: float) -> float:
-        """Only a box nearly as wide as a car can be taken for one; narrower ones are not
-        measured (1.0), which keeps the cost to the few wide boxes."""
-        if not self._wide(width_m):
-            return 1.0
-        return self.detector.top_fill(fg, tr.box)
-
-    def _wide(self, width_m: float) -> bool:
-        return width_m >= _TOP_FILL_MIN_SHARE * self.config.classification.car_min_width_m
+    def _roof(self, fg: Image, tr: Track, width_m: float) -> tuple[float, float]:
+        """Top fill and roof width at its own rows (``SizeSample``). Only a box nearly as wide
+        as a car can be taken for one; narrower ones are not measured (1.0 and 0.0), which
+        keeps the cost to the few wide boxes."""
+        if width_m < _TOP_FILL_MIN_SHARE * self.config.classification.car_min_width_m:
+            return 1.0, 0.0
+        top = self.detector.top_fill(fg, tr.box)
+        return top, roof_row_m(tr.box, top, self.homography)
