@@ -33,18 +33,23 @@ def _track(contacts: list[float]) -> Track:
     return tr
 
 
+def _step(tr: Track, t: float, x: float, y: float, velocity_y: float) -> None:
+    """The track matched a motorbike-sized blob with its contact point at (x, y)."""
+    tr.box = (x - 4.0, y - 20.0, x + 4.0, y)
+    tr.path.append((t, x, y))
+    tr.hits += 1
+    tr.last_seen = t
+    tr.velocity = (0.0, velocity_y)
+    tr.sizes.append(SizeSample(t, 0.8, 2.0, 0.1))
+
+
 def _run(contacts: list[float], velocity_y: float) -> list[str]:
     counter = Counter([_LINE], _H, ClassificationConfig())
     tr = _track(contacts)
     out = []
     for i, y in enumerate(contacts[1:], start=1):
         t = i * _DT
-        tr.box = (96.0, y - 20.0, 104.0, y)
-        tr.path.append((t, 100.0, y))
-        tr.hits += 1
-        tr.last_seen = t
-        tr.velocity = (0.0, velocity_y)
-        tr.sizes.append(SizeSample(t, 0.8, 2.0, 0.1))
+        _step(tr, t, 100.0, y, velocity_y)
         counter.observe([tr], t)
         out += [c.direction for c in counter.settle(t, [])]
     out += [c.direction for c in counter.settle(len(contacts) * _DT, [tr], final=True)]
@@ -221,13 +226,7 @@ def _two_riders(gap_frames: int, x_b: float, luma: float) -> list[str]:
         for tr, start, x in ((a, 0, 100.0), (b, gap_frames, x_b)):
             if i < start:
                 continue
-            y = 60.0 + 3.6 * (i - start)
-            tr.box = (x - 4.0, y - 20.0, x + 4.0, y)
-            tr.path.append((t, x, y))
-            tr.hits += 1
-            tr.last_seen = t
-            tr.velocity = (0.0, 90.0)
-            tr.sizes.append(SizeSample(t, 0.8, 2.0, 0.1))
+            _step(tr, t, x, 60.0 + 3.6 * (i - start), 90.0)
         counter.observe([a, b], t)
         out += [c.direction for c in counter.settle(t, [])]
     out += [c.direction for c in counter.settle(steps * _DT, [a, b], final=True)]
