@@ -142,6 +142,10 @@ class ProcessingConfig(_Strict):
     # Give shadow-marked pixels back to the vehicle when they lost the road's grain (a grey car
     # body as dark as a shadow; edge/detect.py Detector.reclaim). ~1 ms/frame at 640 px.
     shadow_texture: bool = False
+    # In the dark, take the road lit by an oncoming vehicle's headlights out of the foreground
+    # and join its lamps to its body (edge/lamps.py): tracked, a pool runs ahead of its vehicle
+    # and joins riders side by side.
+    headlights: bool = True
     # Undo camera shake (phase correlation against the settled view) before subtraction.
     stabilise: bool = True
     # Blobs smaller than this (analysis px, after morphology) are noise: rain, leaves, sensor.

@@ -18,6 +18,7 @@ import numpy as np
 
 from edge.config import ClassificationConfig
 from edge.geometry import Homography, Line
+from edge.images import DARK_LUMA
 from edge.measure import (
     MIN_SAMPLES,
     best_resolved,
@@ -43,12 +44,10 @@ _TWIN_S = 0.5
 _TWIN_M = 0.5
 # In the dark a vehicle's headlight pool runs ahead of it, is often tracked on its own, and
 # crosses the line first at the vehicle's own place along it (simulator: 3.5 m ahead of a
-# rider, 6 m ahead of a car, up to ~0.8 s at town speeds). In a scene darker than _DARK_LUMA
-# (the frame's mean grey level; simulator day 92-119, dusk 64-68, night 42-48), a crossing
-# this soon after one this close, the same way, is the vehicle behind its pool.
+# rider, 6 m ahead of a car, up to ~0.8 s at town speeds). In a dark scene (DARK_LUMA), a
+# crossing this soon after one this close, the same way, is the vehicle behind its pool.
 _POOL_TWIN_S = 0.8
 _POOL_TWIN_M = 0.6
-_DARK_LUMA = 80.0
 # A track must have been matched this often, and have travelled this far across the line
 # (analysis px) since it was first seen, for its side change to count.
 _MIN_HITS = 3
@@ -147,7 +146,7 @@ class Counter:
         cross at the same lateral position, one behind the other. In the dark, so do a
         headlight pool and the vehicle behind it, further apart in time (_POOL_TWIN_S).
         """
-        dark = self.luma is not None and self.luma < _DARK_LUMA
+        dark = self.luma is not None and self.luma < DARK_LUMA
         window, reach = (_POOL_TWIN_S, _POOL_TWIN_M) if dark else (_TWIN_S, _TWIN_M)
         self.recent = [r for r in self.recent if t - r[0] <= max(_TWIN_S, _POOL_TWIN_S)]
         here = self.homography.to_ground(line.at(line.along(point)))[0]

@@ -97,9 +97,14 @@ class Detector:
         # Off by default: on the simulator's video it gave back grey car bodies but did not
         # improve the counts overall (docs/performance.md); kept for cameras that need it.
         self.texture = cfg.shadows and cfg.shadow_texture
+        # The background model's grey image, refreshed every _BACKGROUND_EVERY frames when
+        # something reads it (headlights in the dark, edge/lamps.py; the texture test).
+        self.keep_background = self.texture or cfg.headlights
+        self.background: Image | None = None
         self._frames = 0
         # Background grey, its local mean and standard deviation over _TEXTURE_WINDOW.
         self._bg: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._bg_of: Image | None = None  # the background those statistics were taken from
 
     def foreground(self, frame: Image, learning_rate: float = -1.0) -> Mask:
         raw = self.subtract(frame, learning_rate)
@@ -109,7 +114,11 @@ class Detector:
 
     def subtract(self, frame: Image, learning_rate: float = -1.0) -> Mask:
         """The subtractor's raw output: 255 foreground, 127 shadow, 0 background."""
-        return self.subtractor.apply(frame, learningRate=learning_rate)
+        raw = self.subtractor.apply(frame, learningRate=learning_rate)
+        if self.keep_background and self._frames % _BACKGROUND_EVERY == 0:
+            self.background = cv2.cvtColor(self.subtractor.getBackgroundImage(), cv2.COLOR_BGR2GRAY)
+        self._frames += 1
+        return raw
 
     def reclaim(self, frame: Image, raw: Mask) -> None:
         """Turn shadow-marked pixels that lost the road's grain into foreground, in place.
@@ -121,10 +130,11 @@ class Detector:
         window (normalised cross-correlation near 1); a body paints over the grain (near 0).
         The large-region texture test of Sanin et al. (2012), cut down to one 5x5 window.
         """
-        self._frames += 1
-        if self._bg is None or self._frames % _BACKGROUND_EVERY == 0:
-            bg = cv2.cvtColor(self.subtractor.getBackgroundImage(), cv2.COLOR_BGR2GRAY)
-            grain = bg.astype(np.float32)
+        if self.background is None:
+            return
+        if self._bg is None or self._bg_of is not self.background:
+            self._bg_of = self.background
+            grain = self.background.astype(np.float32)
             mean = cv2.blur(grain, _TEXTURE_WINDOW)
             var = cv2.blur(grain * grain, _TEXTURE_WINDOW) - mean * mean
             self._bg = (grain, mean, np.sqrt(np.maximum(var, 0.0)).astype(np.float32))

@@ -12,6 +12,10 @@ import numpy.typing as npt
 Image = npt.NDArray[Any]  # an OpenCV image or mask (uint8), or a float map
 Floats = npt.NDArray[np.float64]
 
+# A frame whose mean grey level (grey_thumb) is below this is dark: headlights are on and light
+# the road ahead (simulator: day 92-119, dusk 64-68, night 42-48).
+DARK_LUMA = 80.0
+
 
 def grey_thumb(frame: Image) -> Image:
     """A 160 x 90 grey thumbnail of a BGR frame (~0.1 ms at 640 px): what the camera health
@@ -20,4 +24,4 @@ def grey_thumb(frame: Image) -> Image:
     return cv2.cvtColor(thumb, cv2.COLOR_BGR2GRAY)
 
 
-__all__ = ["Floats", "Image", "grey_thumb"]
+__all__ = ["DARK_LUMA", "Floats", "Image", "grey_thumb"]

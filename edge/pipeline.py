@@ -2,7 +2,8 @@
 
 Stages (each timed, reported as ms/frame in node health and ``ioc bench edge``):
 ``resize`` -> ``stabilise`` (camera shake undone) -> ``subtract`` (background model, shadows
-dropped, ROI mask) -> ``morphology`` -> ``blobs`` -> ``track`` -> ``count`` (lines, class
+dropped, ROI mask) -> ``morphology`` (in the dark, headlight pools out and lamps tied to their
+vehicle; then opening and closing) -> ``blobs`` -> ``track`` -> ``count`` (lines, class
 sizes, speed) -> ``zones`` -> ``health``.
 The geometry is built when the first frame reveals the source size. Nothing of the frame
 leaves this object: its outputs are numbers.
@@ -23,7 +24,8 @@ from edge.count import Counter, Crossing
 from edge.detect import Detector
 from edge.geometry import Homography, Line, polygon_mask
 from edge.health import CameraHealth, HealthChange
-from edge.images import Image, grey_thumb
+from edge.images import DARK_LUMA, Image, grey_thumb
+from edge.lamps import HeadlightFilter
 from edge.measure import box_size_m, roof_row_m
 from edge.stabilise import Stabiliser
 from edge.track import SizeSample, Track, Tracker
@@ -105,6 +107,9 @@ class Pipeline:
         self.homography = Homography.from_config(self.config, self.scale)
         self.lines = [Line.from_config(line, self.scale) for line in self.config.lines]
         self.counter = Counter(self.lines, self.homography, self.config.classification)
+        self.headlights = (
+            HeadlightFilter(self.homography, roi) if self.config.processing.headlights else None
+        )
         self.zones = [ZoneMeter(z, self.scale, self.homography) for z in self.config.zones]
         self._ready = True
 
@@ -141,6 +146,11 @@ class Pipeline:
         checks need the colour frame; the class rules still read its brightness)."""
         clock = self.clock.total
         t2 = self.timer()
+        background = self.detector.background
+        luma = self.counter.luma
+        dark = luma is not None and luma < DARK_LUMA
+        if self.headlights is not None and background is not None and dark:
+            self.headlights.apply(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), background, fg)
         fg = self.detector.clean(fg)
         t3 = self.timer()
         blobs = self.detector.blobs(fg)

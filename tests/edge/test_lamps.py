@@ -1,0 +1,109 @@
+"""Headlights in the dark (edge/lamps.py): pools leave the mask, lamps join their vehicle.
+
+A flat ground plane at 10 px a metre, image y growing towards the camera, so distances in the
+assertions are easy to read: the pool zone reaches 90 px below a lamp.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edge.geometry import Homography
+from edge.lamps import HeadlightFilter
+
+_H = Homography(np.diag([0.1, 0.1, 1.0]))
+_ROAD = 40
+_SHAPE = (240, 320)
+
+
+def _scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A dark road with grain: (frame grey, background grey, empty foreground)."""
+    rng = np.random.default_rng(5)
+    background = np.clip(_ROAD + rng.normal(0, 4, _SHAPE), 0, 255).astype(np.uint8)
+    return background.copy(), background, np.zeros(_SHAPE, np.uint8)
+
+
+def _lamp(grey: np.ndarray, fg: np.ndarray, x: int, y: int, r: int = 3) -> None:
+    cv2.circle(grey, (x, y), r, 255, -1)
+    cv2.circle(fg, (x, y), r + 1, 255, -1)
+
+
+def _pool(grey: np.ndarray, fg: np.ndarray, x: int, y0: int, y1: int, half: int) -> np.ndarray:
+    """Light the road below (x, y0) by 40 grey levels, as the subtractor would see it."""
+    pts = np.array([[x - half // 2, y0], [x + half // 2, y0], [x + half, y1], [x - half, y1]])
+    where = np.zeros(_SHAPE, np.uint8)
+    cv2.fillConvexPoly(where, pts.astype(np.int32), 255)
+    lit = where > 0
+    grey[lit] = np.clip(grey[lit].astype(int) + 40, 0, 255).astype(np.uint8)
+    fg[lit] = 255
+    return lit
+
+
+def _body(grey: np.ndarray, fg: np.ndarray, x0: int, y0: int, x1: int, y1: int, level: int):
+    grey[y0:y1, x0:x1] = level
+    fg[y0:y1, x0:x1] = 255
+
+
+def test_the_pool_ahead_of_a_rider_leaves_the_mask_and_the_rider_stays() -> None:
+    grey, background, fg = _scene()
+    _body(grey, fg, 140, 40, 156, 72, level=15)
+    _lamp(grey, fg, 148, 70)
+    pool = _pool(grey, fg, 148, 75, 110, half=14)
+    pool &= fg > 0
+
+    gone = HeadlightFilter(_H, None).apply(grey, background, fg)
+
+    assert gone >= 0.95 * np.count_nonzero(pool)
+    assert np.count_nonzero(fg[pool]) <= 0.05 * np.count_nonzero(pool)
+    assert np.all(fg[40:66, 140:156] == 255)  # the rider
+
+
+def test_a_vehicle_in_the_pool_a_bright_body_elsewhere_and_a_red_tail_light_stay() -> None:
+    grey, background, fg = _scene()
+    _body(grey, fg, 140, 40, 156, 72, level=15)
+    _lamp(grey, fg, 148, 70)
+    _pool(grey, fg, 148, 75, 110, half=14)
+    _body(grey, fg, 143, 92, 153, 104, level=20)  # a rider ahead, inside the lit zone
+    _body(grey, fg, 30, 100, 60, 140, level=_ROAD + 40)  # pale body as bright as a pool
+    tail = np.zeros(_SHAPE, np.uint8)
+    cv2.circle(tail, (250, 60), 3, 255, -1)
+    grey[tail > 0] = 90  # a red lamp's grey level: no headlight
+    fg[tail > 0] = 255
+    _body(grey, fg, 240, 62, 260, 120, level=_ROAD + 40)  # lit the same way below it
+
+    HeadlightFilter(_H, None).apply(grey, background, fg)
+
+    assert np.all(fg[92:104, 143:153] == 255)
+    assert np.all(fg[100:140, 30:60] == 255)
+    assert np.all(fg[62:120, 240:260] == 255)
+
+
+def test_a_cars_two_lamps_are_joined_to_its_body_and_riders_side_by_side_stay_apart() -> None:
+    grey, background, fg = _scene()
+    # A car 2 m wide: roof and windscreen, a dark front as dark as the road, two lamps.
+    _body(grey, fg, 130, 30, 170, 56, level=70)
+    _lamp(grey, fg, 137, 64, r=2)
+    _lamp(grey, fg, 163, 64, r=2)
+    # Two riders' lamps 4 m apart on one row: two vehicles.
+    _lamp(grey, fg, 40, 150)
+    _lamp(grey, fg, 80, 150)
+    before, _ = cv2.connectedComponents(fg[20:80, 120:180])
+
+    HeadlightFilter(_H, None).apply(grey, background, fg)
+
+    car, _ = cv2.connectedComponents(fg[20:80, 120:180])
+    riders, _ = cv2.connectedComponents(fg[140:160, 30:90])
+    assert before - 1 == 3  # roof and two lamps
+    assert car - 1 == 1
+    assert riders - 1 == 2
+
+
+def test_without_a_lamp_nothing_changes() -> None:
+    grey, background, fg = _scene()
+    _body(grey, fg, 140, 40, 156, 72, level=15)
+    _pool(grey, fg, 148, 75, 110, half=14)
+    was = fg.copy()
+
+    assert HeadlightFilter(_H, None).apply(grey, background, fg) == 0
+    assert np.array_equal(fg, was)
