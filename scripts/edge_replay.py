@@ -50,7 +50,8 @@ def cache(d: Path, name: str = "raw.bin", *, texture: bool = True) -> None:
     source = FileFrames(d / "video.mp4", realtime=False, fps=truth.fps, start=0.0)
     n = 0
     started = time.perf_counter()
-    with (d / name).open("wb") as out:
+    background = None
+    with (d / name).open("wb") as out, (d / f"{name}.bg").open("wb") as bg_out:
         while (item := source.read()) is not None:
             pipeline.process(item.frame, item.time)
             raw = pipeline.detector.raw
@@ -59,6 +60,11 @@ def cache(d: Path, name: str = "raw.bin", *, texture: bool = True) -> None:
             assert ok
             out.write(struct.pack("<dI", item.time, len(png)))
             out.write(png.tobytes())
+            if pipeline.detector.background is not background:  # refreshed on this frame
+                background = pipeline.detector.background
+                ok, png = cv2.imencode(".png", background, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+                bg_out.write(struct.pack("<dI", float(n), len(png)))
+                bg_out.write(png.tobytes())
             n += 1
     source.close()
     print(f"{n} frames cached in {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -96,13 +102,19 @@ def replay(d: Path, config: CameraConfig | None = None, name: str = "raw.bin") -
     # The frames too, at analysis size: the class rules read the scene's brightness.
     video = FileFrames(d / "video.mp4", realtime=False, fps=truth.fps, start=0.0)
     first = True
-    for t, raw in _frames(d / name):
+    # The background model's grey image where it was refreshed (frame number -> image): the
+    # headlight-pool test reads it (edge/lamps.py).
+    bg_path = d / f"{name}.bg"
+    backgrounds = {round(n): img for n, img in _frames(bg_path)} if bg_path.exists() else {}
+    for frame_no, (t, raw) in enumerate(_frames(d / name)):
         if first:
             first = False
             # Geometry from the source size (the cache holds analysis-size masks).
             pipeline._setup(np.zeros((truth.height, truth.width, 3), np.uint8))
             counter_resolve = pipeline.counter._resolve
             pipeline.counter._resolve = spy  # type: ignore[method-assign]
+        if frame_no in backgrounds:
+            pipeline.detector.background = backgrounds[frame_no]
         item = video.read()
         assert item is not None, "the video is shorter than its cached masks"
         small = cv2.resize(item.frame, (raw.shape[1], raw.shape[0]), interpolation=cv2.INTER_LINEAR)
