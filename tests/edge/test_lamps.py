@@ -9,8 +9,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from edge.config import parse_config
 from edge.geometry import Homography
 from edge.lamps import HeadlightFilter
+from edge.pipeline import Pipeline
 
 _H = Homography(np.diag([0.1, 0.1, 1.0]))
 _ROAD = 40
@@ -107,3 +109,40 @@ def test_without_a_lamp_nothing_changes() -> None:
 
     assert HeadlightFilter(_H, None).apply(grey, background, fg) == 0
     assert np.array_equal(fg, was)
+
+
+_CAMERA = """\
+camera: {id: cam-test-0001, tenant: sxd}
+source: {kind: file, path: video.mp4}
+processing: {width: 320}
+lines:
+  - {name: lane-1, a: [0, 200], b: [320, 200], in_direction: [0, 1]}
+calibration:
+  image: [[0, 0], [320, 0], [320, 240], [0, 240]]
+  ground: [[0, 0], [32, 0], [32, 24], [0, 24]]
+"""
+
+
+def _pool_left_after(background_level: int) -> int:
+    """A frame as dark as a night (mean grey ~35) with a lamp and the road lit below it;
+    the background model at ``background_level``. Foreground pixels of the pool left."""
+    pipeline = Pipeline(parse_config(_CAMERA))
+    frame = np.full((240, 320, 3), 30, np.uint8)
+    pipeline.process(frame, 0.0)  # builds the geometry from the first frame
+    background = np.full((240, 320), background_level, np.uint8)
+    pipeline.detector.background = background
+    cv2.circle(frame, (160, 60), 3, (255, 255, 255), -1)
+    frame[70:110, 150:170] = background_level + 40
+    fg = np.zeros((240, 320), np.uint8)
+    cv2.circle(fg, (160, 60), 4, 255, -1)
+    fg[70:110, 150:170] = 255
+    pipeline.analyse(frame, fg, 0.04, health=False)
+    return int(np.count_nonzero(fg[70:110, 150:170]))
+
+
+def test_the_scene_is_dark_by_its_background_not_by_a_dark_vehicle_filling_the_frame() -> None:
+    # Night: the road itself is dark, the pool goes.
+    assert _pool_left_after(40) == 0
+    # Daylight, seen from above, a dark car filling the view (the real clip's frames fall to
+    # 55): its white glints are no headlights and nothing is erased.
+    assert _pool_left_after(130) == 40 * 20
