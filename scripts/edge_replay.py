@@ -10,6 +10,7 @@ misread, to see what the detector saw.
     python scripts/edge_replay.py cache DIR          # DIR holds video.mp4, camera.yaml, truth.json
     python scripts/edge_replay.py replay DIR [--json]
     python scripts/edge_replay.py crops DIR --cls car --kind missed --n 12 --out /tmp/crops
+    python scripts/edge_replay.py lamps DIR --from-s 420 --to-s 440   # headlight filter cost
 
 Not part of the node; a development tool.
 """
@@ -258,9 +259,49 @@ def crops(d: Path, cls: str, kind: str, n: int, out: Path, name: str = "raw.bin"
         cv2.imwrite(str(out / f"{cls}_{kind}_{t:07.2f}.png"), img)
 
 
+def lamp_cost(d: Path, start: float, end: float, name: str = "raw.bin") -> dict[str, Any]:
+    """CPU ms per frame of the headlight filter (edge/lamps.py, grey conversion included) on
+    the cached masks and background images of a stretch of video: ``ioc bench edge`` draws a
+    daylight scene, where the filter does not run."""
+    cv2.setNumThreads(1)
+    config, truth = _load(d)
+    pipeline = Pipeline(config)
+    pipeline._setup(np.zeros((truth.height, truth.width, 3), np.uint8))
+    assert pipeline.headlights is not None
+    backgrounds = {round(n): img for n, img in _frames(d / f"{name}.bg")}
+    first = round(start * truth.fps)
+    cap = cv2.VideoCapture(str(d / "video.mp4"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+    work = []
+    for n, (t, raw) in enumerate(_frames(d / name)):
+        if n < first:
+            continue
+        if t > end:
+            break
+        ok, frame = cap.read()
+        assert ok
+        small = cv2.resize(frame, (raw.shape[1], raw.shape[0]), interpolation=cv2.INTER_LINEAR)
+        work.append((small, pipeline.detector.select(raw).copy(), backgrounds[n - n % 25]))
+    cap.release()
+    erased = 0
+    t0 = time.thread_time()
+    for small, fg, background in work:
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        erased += pipeline.headlights.apply(grey, background, fg)
+    cpu = time.thread_time() - t0
+    return {
+        "video": d.name,
+        "from_s": start,
+        "to_s": end,
+        "frames": len(work),
+        "ms_per_frame": round(1000 * cpu / max(len(work), 1), 3),
+        "erased_px_per_frame": round(erased / max(len(work), 1)),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=("cache", "replay", "crops", "explain"))
+    ap.add_argument("mode", choices=("cache", "replay", "crops", "explain", "lamps"))
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-texture", action="store_true", help="cache: no shadow texture test")
@@ -269,6 +310,8 @@ def main() -> None:
     ap.add_argument("--kind", default="missed")
     ap.add_argument("--n", type=int, default=12)
     ap.add_argument("--out", type=Path, default=Path("/tmp/crops"))
+    ap.add_argument("--from-s", type=float, default=420.0, help="lamps: start (s)")
+    ap.add_argument("--to-s", type=float, default=440.0, help="lamps: end (s)")
     a = ap.parse_args()
     for d in a.dirs:
         if a.mode == "cache":
@@ -284,6 +327,8 @@ def main() -> None:
             r.pop("_assigned")
             if a.json:
                 print(json.dumps(r))
+        elif a.mode == "lamps":
+            print(json.dumps(lamp_cost(d, a.from_s, a.to_s, a.name)))
         elif a.mode == "explain":
             explain(d, a.cls, a.kind, a.name)
         else:
