@@ -39,6 +39,11 @@ class Homography:
         mapped = np.hstack([pts, ones]) @ self.matrix.T
         return mapped[:, :2] / mapped[:, 2:3]
 
+    def across_m_per_px(self, u: float, row: float) -> float:
+        """Ground metres per image pixel across the view at this point (over 10 px)."""
+        g = self.to_ground(np.array([[u - 5.0, row], [u + 5.0, row]]))
+        return float(np.hypot(*(g[1] - g[0]))) / 10.0
+
 
 @dataclass(frozen=True, slots=True)
 class Line:

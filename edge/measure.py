@@ -152,9 +152,7 @@ def roof_row_m(
     """
     x0, y0, x1, y1 = box
     row = y0 + (y1 - y0) * TOP_ROWS / 2.0
-    cx = (x0 + x1) / 2.0
-    g = homography.to_ground(np.array([[cx - 5.0, row], [cx + 5.0, row]]))
-    return top_fill * (x1 - x0) * float(np.hypot(*(g[1] - g[0]))) / 10.0
+    return top_fill * (x1 - x0) * homography.across_m_per_px((x0 + x1) / 2.0, row)
 
 
 def box_size_m(

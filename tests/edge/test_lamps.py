@@ -87,15 +87,15 @@ def test_a_cars_two_lamps_are_joined_to_its_body_and_riders_side_by_side_stay_ap
     _body(grey, fg, 130, 30, 170, 56, level=70)
     _lamp(grey, fg, 137, 64, r=2)
     _lamp(grey, fg, 163, 64, r=2)
-    # Two riders' lamps 4 m apart on one row: two vehicles.
+    # Two riders' lamps 2 m apart on one row (wider than a car's lamps): two vehicles.
     _lamp(grey, fg, 40, 150)
-    _lamp(grey, fg, 80, 150)
+    _lamp(grey, fg, 60, 150)
     before, _ = cv2.connectedComponents(fg[20:80, 120:180])
 
     HeadlightFilter(_H, None).apply(grey, background, fg)
 
     car, _ = cv2.connectedComponents(fg[20:80, 120:180])
-    riders, _ = cv2.connectedComponents(fg[140:160, 30:90])
+    riders, _ = cv2.connectedComponents(fg[140:160, 30:70])
     assert before - 1 == 3  # roof and two lamps
     assert car - 1 == 1
     assert riders - 1 == 2
