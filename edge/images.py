@@ -12,8 +12,9 @@ import numpy.typing as npt
 Image = npt.NDArray[Any]  # an OpenCV image or mask (uint8), or a float map
 Floats = npt.NDArray[np.float64]
 
-# A frame whose mean grey level (grey_thumb) is below this is dark: headlights are on and light
-# the road ahead (simulator: day 92-119, dusk 64-68, night 42-48).
+# A scene whose mean grey level is below this is dark: headlights are on and light the road
+# ahead (simulator: day 92-119, dusk 64-68, night 42-48). The class rules and the counter read
+# the frame's (grey_thumb), the headlight filter the background model's (edge/pipeline.py).
 DARK_LUMA = 80.0
 
 

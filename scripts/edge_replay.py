@@ -273,15 +273,17 @@ def lamp_cost(d: Path, start: float, end: float, name: str = "raw.bin") -> dict[
     cap = cv2.VideoCapture(str(d / "video.mp4"))
     cap.set(cv2.CAP_PROP_POS_FRAMES, first)
     work = []
+    background = None  # the latest refreshed at or before the frame, as in replay()
     for n, (t, raw) in enumerate(_frames(d / name)):
+        background = backgrounds.get(n, background)
         if n < first:
             continue
         if t > end:
             break
         ok, frame = cap.read()
-        assert ok
+        assert ok and background is not None
         small = cv2.resize(frame, (raw.shape[1], raw.shape[0]), interpolation=cv2.INTER_LINEAR)
-        work.append((small, pipeline.detector.select(raw).copy(), backgrounds[n - n % 25]))
+        work.append((small, pipeline.detector.select(raw).copy(), background))
     cap.release()
     erased = 0
     t0 = time.thread_time()
