@@ -20,6 +20,7 @@ from edge.config import ClassificationConfig
 from edge.geometry import Homography, Line
 from edge.images import DARK_LUMA
 from edge.measure import (
+    LAMP_MIN_FRAMES,
     MIN_SAMPLES,
     best_resolved,
     box_size_m,
@@ -398,6 +399,8 @@ class Counter:
             self.reasons[reason] += 1
             return None
         top_speed = track_max_speed_kmh(p.track, self.homography)
+        tr = p.track
+        lamp_share = tr.lamp_frames / tr.dark_frames if tr.dark_frames >= LAMP_MIN_FRAMES else None
         cls = classify(
             width,
             length,
@@ -408,5 +411,6 @@ class Counter:
             top_speed_kmh=top_speed,
             luma=self.luma,
             roof_row=roof_row,
+            lamp_share=lamp_share,
         )
         return Crossing(p.time, p.line, p.direction, cls, speed, p.track.id)

@@ -19,6 +19,11 @@ With its pool gone, a dark car's front between its lamps and its roof is as dark
 the lamps were left as two round blobs, counted as motorbikes, and the roof's own crossing
 was then taken for the vehicle behind its pool. So the lamps of one vehicle (side by side, a
 car's width apart at most) are joined to each other and to the body just above them.
+
+The lamps also tell a motorbike from a bicycle, which by day only speed can: in the dark a
+motorbike shows a headlight or a red tail light (the law wants them on), a bicycle as a rule
+neither. So each track counts the dark frames it was seen in and those with a lamp inside its
+box (``see_lamps``); the class rules read the share (edge/measure.py).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import numpy as np
 from edge.detect import Blob, regions
 from edge.geometry import Homography
 from edge.images import Image
+from edge.track import Track
 
 # Grey level of a headlight at analysis size (the white core, blurred by the downscale and
 # ringed by its glare: 190-255 at dusk and night; 230 missed distant lamps, whose pools
@@ -59,6 +65,14 @@ _PAIR_M = 1.6
 # The body is joined from the lamps up by this much (metres at the lamps' row, across): the
 # front of a car from its lamps to its bonnet. (0.4 m joined fewer cars: seed 42 12.5 % short.)
 _BRIDGE_M = 0.8
+# A tail light at analysis size: a few pixels whose red is this bright and this far above
+# green and blue (simulator: saturated red, 1-3 px at 640 px). Dimmed bodies are duller
+# (a red body at night stays under 110), and larger red regions are a lit body or a sign.
+_TAIL_RED = 110
+_TAIL_OVER = 60
+_TAIL_MAX_PX = 30
+# A lamp this close (px) to a track's box belongs to it: a headlight sits on the front edge.
+_LAMP_MARGIN_PX = 2.0
 
 
 class HeadlightFilter:
@@ -76,6 +90,18 @@ class HeadlightFilter:
         if self._roi is not None:
             cv2.bitwise_and(hot, self._roi, dst=hot)
         return regions(hot, max_px=_LAMP_MAX_PX)
+
+    def tail_lamps(self, frame: Image) -> list[Blob]:
+        """Red tail lights in a BGR frame: the lamps of vehicles going away. About 1 ms at
+        640 px, most of it splitting the channels: testing only the pixels bright in red was
+        slower, a night frame has ~14,000 of them (street lights, glare)."""
+        b, g, r = cv2.split(frame)
+        over = cv2.subtract(r, cv2.max(g, b))
+        red = cv2.inRange(r, _TAIL_RED, 255)
+        cv2.bitwise_and(red, cv2.inRange(over, _TAIL_OVER, 255), dst=red)
+        if self._roi is not None:
+            cv2.bitwise_and(red, self._roi, dst=red)
+        return regions(red, max_px=_TAIL_MAX_PX)
 
     def zone(self, lamp: Blob) -> Image:
         """The pool's trapezoid below one lamp, as an int32 image polygon."""
@@ -96,9 +122,12 @@ class HeadlightFilter:
         pts = np.hstack([ground, np.ones((4, 1))]) @ self._to_image.T
         return np.round(pts[:, :2] / pts[:, 2:3]).astype(np.int32)
 
-    def apply(self, grey: Image, background: Image, fg: Image) -> int:
-        """Erase the pools and join each vehicle's lamps to it; returns pixels erased."""
-        lamps = self.lamps(grey)
+    def apply(
+        self, grey: Image, background: Image, fg: Image, lamps: list[Blob] | None = None
+    ) -> int:
+        """Erase the pools and join each vehicle's lamps to it; returns pixels erased.
+        ``lamps``: the frame's headlights when already found (default: found here)."""
+        lamps = self.lamps(grey) if lamps is None else lamps
         if not lamps:
             return 0
         gone = self._erase_pools(lamps, grey, background, fg)
@@ -149,3 +178,16 @@ class HeadlightFilter:
             return False
         pa, pb = self._homography.to_ground(np.array([a.contact, b.contact]))
         return float(np.hypot(*(pb - pa))) <= _PAIR_M
+
+
+def see_lamps(tracks: list[Track], lamps: list[Blob]) -> None:
+    """One dark frame for each track matched in it, and one lit frame if a lamp is in its box."""
+    centres = [((la.x0 + la.x1) / 2.0, (la.y0 + la.y1) / 2.0) for la in lamps]
+    m = _LAMP_MARGIN_PX
+    for tr in tracks:
+        if not tr.matched_now:
+            continue
+        tr.dark_frames += 1
+        x0, y0, x1, y1 = tr.box
+        if any(x0 - m <= x <= x1 + m and y0 - m <= y <= y1 + m for x, y in centres):
+            tr.lamp_frames += 1

@@ -21,11 +21,11 @@ import numpy as np
 
 from edge.config import CameraConfig
 from edge.count import Counter, Crossing
-from edge.detect import Detector
+from edge.detect import Blob, Detector
 from edge.geometry import Homography, Line, polygon_mask
 from edge.health import CameraHealth, HealthChange
 from edge.images import DARK_LUMA, Image, grey_thumb
-from edge.lamps import HeadlightFilter
+from edge.lamps import HeadlightFilter, see_lamps
 from edge.measure import box_size_m, roof_row_m
 from edge.stabilise import Stabiliser
 from edge.track import SizeSample, Track, Tracker
@@ -149,13 +149,19 @@ class Pipeline:
         clock = self.clock.total
         t2 = self.timer()
         background = self.detector.background
+        lamps: list[Blob] | None = None
         if self.headlights is not None and background is not None and self._dark(background):
-            self.headlights.apply(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), background, fg)
+            grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+            heads = self.headlights.lamps(grey)
+            self.headlights.apply(grey, background, fg, heads)
+            lamps = heads + self.headlights.tail_lamps(small)
         fg = self.detector.clean(fg)
         t3 = self.timer()
         blobs = self.detector.blobs(fg)
         t4 = self.timer()
         tracks, ended = self.tracker.update(blobs, t)
+        if lamps is not None:
+            see_lamps(tracks, lamps)
         t5 = self.timer()
         self._sample_sizes(tracks, fg, t)
         thumb = grey_thumb(small) if self._frame_no % _HEALTH_EVERY == 0 else None

@@ -105,6 +105,9 @@ class Track:
     # view, which is never seen whole.
     partial: tuple[float, float] = (0.0, 0.0)
     matched_now: bool = True
+    # Frames matched in a dark scene, and of those with a lamp in the box (edge/lamps.py).
+    dark_frames: int = 0
+    lamp_frames: int = 0
 
     @property
     def contact(self) -> tuple[float, float]:

@@ -260,7 +260,8 @@ def crops(d: Path, cls: str, kind: str, n: int, out: Path, name: str = "raw.bin"
 
 
 def lamp_cost(d: Path, start: float, end: float, name: str = "raw.bin") -> dict[str, Any]:
-    """CPU ms per frame of the headlight filter (edge/lamps.py, grey conversion included) on
+    """CPU ms per frame of the headlight filter and tail-light search (edge/lamps.py, grey
+    conversion included) on
     the cached masks and background images of a stretch of video: ``ioc bench edge`` draws a
     daylight scene, where the filter does not run."""
     cv2.setNumThreads(1)
@@ -285,11 +286,12 @@ def lamp_cost(d: Path, start: float, end: float, name: str = "raw.bin") -> dict[
         small = cv2.resize(frame, (raw.shape[1], raw.shape[0]), interpolation=cv2.INTER_LINEAR)
         work.append((small, pipeline.detector.select(raw).copy(), background))
     cap.release()
-    erased = 0
+    erased = tails = 0
     t0 = time.thread_time()
-    for small, fg, background in work:
+    for small, fg, background in work:  # as Pipeline.analyse does in the dark
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         erased += pipeline.headlights.apply(grey, background, fg)
+        tails += len(pipeline.headlights.tail_lamps(small))
     cpu = time.thread_time() - t0
     return {
         "video": d.name,
@@ -298,6 +300,7 @@ def lamp_cost(d: Path, start: float, end: float, name: str = "raw.bin") -> dict[
         "frames": len(work),
         "ms_per_frame": round(1000 * cpu / max(len(work), 1), 3),
         "erased_px_per_frame": round(erased / max(len(work), 1)),
+        "tail_lamps_per_frame": round(tails / max(len(work), 1), 1),
     }
 
 

@@ -93,6 +93,34 @@ def test_a_plain_car_is_still_a_car() -> None:
     assert classify(1.8, 6.0, 35.0, _CFG, top_fill=0.9) == "car"
 
 
+def test_a_bus_going_away_in_the_dark_is_a_bus_by_a_lesser_roof_as_long_as_a_bus() -> None:
+    """Seeds 21 and 7 at night: buses going away, their dark roof and rear half lost, measured
+    a roof of 2.5-2.9 m at their rows, under the 3.4 m of a shorter box, and were counted as
+    motorbikes. Riders grouped in one blob as long read 2.3 m; a car is never that long."""
+    assert classify(3.18, 38.3, 28.0, _CFG, top_fill=0.44, roof_row=2.87) == "bus_truck"
+    assert classify(2.55, 16.9, 20.0, _CFG, top_fill=0.61, roof_row=2.49) == "bus_truck"
+    assert classify(3.53, 23.0, 25.0, _CFG, top_fill=0.37, roof_row=2.29) == "motorbike"
+    assert classify(2.80, 7.1, 26.0, _CFG, top_fill=0.76, roof_row=2.71) == "car"
+    strict = ClassificationConfig(bus_truck_long_min_roof_row_m=3.4)
+    assert classify(3.18, 38.3, 28.0, strict, top_fill=0.44, roof_row=2.87) == "motorbike"
+
+
+def test_in_the_dark_a_lamp_makes_a_motorbike_and_none_a_bicycle() -> None:
+    """Seed 123 at night: slow motorbikes going away (13-18 km/h, their tail light in the box)
+    were counted as bicycles; bicycles riding behind another vehicle, as motorbikes."""
+    slow = {"top_speed_kmh": 18.0}
+    assert classify(0.85, 3.9, 13.0, _CFG, **slow) == "bicycle"  # by day: speed only
+    assert classify(0.85, 3.9, 13.0, _CFG, **slow, lamp_share=0.9) == "motorbike"
+    assert classify(0.84, 4.4, 11.0, _CFG, led=True) == "motorbike"
+    assert classify(0.84, 4.4, 11.0, _CFG, led=True, lamp_share=0.0) == "bicycle"
+    # Unlit but fast, or as long as riders in a row: the lamp was hidden, not missing.
+    assert classify(0.84, 4.4, 30.0, _CFG, lamp_share=0.0) == "motorbike"
+    assert classify(1.0, 13.5, 20.0, _CFG, lamp_share=0.0) == "motorbike"
+    # Between the two shares the speed rule decides, as by day.
+    assert classify(0.85, 3.9, 13.0, _CFG, **slow, lamp_share=0.2) == "bicycle"
+    assert classify(0.84, 4.4, 11.0, _CFG, led=True, lamp_share=0.2) == "motorbike"
+
+
 def _box(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
     return (x0, y0, x1, y1)
 

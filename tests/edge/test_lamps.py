@@ -10,9 +10,11 @@ import cv2
 import numpy as np
 
 from edge.config import parse_config
+from edge.detect import Blob
 from edge.geometry import Homography
-from edge.lamps import HeadlightFilter
+from edge.lamps import HeadlightFilter, see_lamps
 from edge.pipeline import Pipeline
+from edge.track import Track
 
 _H = Homography(np.diag([0.1, 0.1, 1.0]))
 _ROAD = 40
@@ -146,3 +148,31 @@ def test_the_scene_is_dark_by_its_background_not_by_a_dark_vehicle_filling_the_f
     # Daylight, seen from above, a dark car filling the view (the real clip's frames fall to
     # 55): its white glints are no headlights and nothing is erased.
     assert _pool_left_after(130) == 40 * 20
+
+
+def test_a_tail_light_is_found_and_a_dim_red_body_or_a_red_sign_is_not() -> None:
+    frame = np.full((*_SHAPE, 3), (38, 40, 42), np.uint8)  # a dark road (BGR)
+    cv2.circle(frame, (250, 60), 1, (30, 30, 230), -1)  # a tail light, 5 px
+    frame[100:130, 30:60] = (20, 20, 90)  # a red body at night: dull
+    cv2.circle(frame, (60, 60), 1, (20, 20, 90), -1)  # as small as a lamp, as dull
+    frame[150:170, 200:240] = (30, 30, 230)  # a lit red sign: too large for a lamp
+    cv2.circle(frame, (100, 200), 1, (230, 230, 230), -1)  # a white glint: not red
+
+    tails = HeadlightFilter(_H, None).tail_lamps(frame)
+
+    assert [(t.x0, t.y0, t.x1, t.y1) for t in tails] == [(249, 59, 252, 62)]
+
+
+def test_a_track_counts_its_dark_frames_and_those_with_a_lamp_in_its_box() -> None:
+    rider = Track(1, (100.0, 40.0, 110.0, 70.0), 0.0, 0.0, 300.0)
+    cyclist = Track(2, (200.0, 40.0, 208.0, 70.0), 0.0, 0.0, 240.0)
+    lost = Track(3, (10.0, 10.0, 20.0, 30.0), 0.0, 0.0, 200.0, matched_now=False)
+    headlight = Blob(103, 69, 107, 73, 12)  # on the rider's front edge, just below its box
+    far = Blob(215, 50, 218, 53, 9)  # another vehicle's lamp, 7 px beside the cyclist
+
+    for _ in range(4):
+        see_lamps([rider, cyclist, lost], [headlight, far])
+
+    assert (rider.dark_frames, rider.lamp_frames) == (4, 4)
+    assert (cyclist.dark_frames, cyclist.lamp_frames) == (4, 0)
+    assert (lost.dark_frames, lost.lamp_frames) == (0, 0)
