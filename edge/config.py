@@ -279,10 +279,10 @@ class ClassificationConfig(_Strict):
     # roof_row_m): perspective shrinks the roof of a long bus in top fill x width, not here.
     # Buses measured 3.4-7 m, cars behind their headlight pools 2.2-3.3 m.
     bus_truck_min_roof_row_m: float = Field(3.4, ge=0)
-    # With that roof a shorter box is a bus too: buses seen 10.5-11.4 m long (their far end
+    # With that roof a shorter box is a bus too: buses seen 9.7-11.4 m long (their far end
     # lost) had roofs of 3.5-5.2 m at their rows; cars and merged vehicles of that length
-    # 2.8-3.3 m.
-    bus_truck_roof_row_min_length_m: float = Field(10.0, gt=0)
+    # 2.8-3.3 m. Cars with a roof over 3.2 m at their rows measured 8.7 m long at most.
+    bus_truck_roof_row_min_length_m: float = Field(9.5, gt=0)
     # A box as long as a bus (bus_truck_min_length_m) needs less roof at its rows: a bus
     # going away at dusk or night shows a dark roof and rear, and measured 2.5-3.0 m (top fill
     # 0.44-0.70), which read as a motorbike or a car. Cars are never that long; of the riders
@@ -311,7 +311,8 @@ class ClassificationConfig(_Strict):
     # most dark frames is a motorbike, however slow; one never lit, as short as one rider and
     # slower than this at the line, is a bicycle even behind another vehicle. Simulator (seeds 99
     # and 123): 16 of the 21 dark two-wheelers never lit were bicycles; 5 of 482 motorbikes.
-    bicycle_unlit_max_speed_kmh: float = Field(25.0, ge=0)
+    # At 25 km/h, pieces of cars at dusk (21-23 km/h, no lamp in the piece) were bicycles too.
+    bicycle_unlit_max_speed_kmh: float = Field(20.0, ge=0)
 
 
 class OutboxConfig(_Strict):
