@@ -261,9 +261,8 @@ def crops(d: Path, cls: str, kind: str, n: int, out: Path, name: str = "raw.bin"
 
 def lamp_cost(d: Path, start: float, end: float, name: str = "raw.bin") -> dict[str, Any]:
     """CPU ms per frame of the headlight filter and tail-light search (edge/lamps.py, grey
-    conversion included) on
-    the cached masks and background images of a stretch of video: ``ioc bench edge`` draws a
-    daylight scene, where the filter does not run."""
+    conversion included) on the cached masks and background images of a stretch of video:
+    ``ioc bench edge`` draws a daylight scene, where neither runs."""
     cv2.setNumThreads(1)
     config, truth = _load(d)
     pipeline = Pipeline(config)
