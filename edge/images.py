@@ -13,8 +13,9 @@ Image = npt.NDArray[Any]  # an OpenCV image or mask (uint8), or a float map
 Floats = npt.NDArray[np.float64]
 
 # A scene whose mean grey level is below this is dark: headlights are on and light the road
-# ahead (simulator: day 92-119, dusk 64-68, night 42-48). The class rules and the counter read
-# the frame's (grey_thumb), the headlight filter the background model's (edge/pipeline.py).
+# ahead (simulator: day 92-119, dusk 64-68, night 42-48). The roofless-car rule and the
+# counter's twin window read the frame's (grey_thumb); the headlight filter and the lamp
+# counts behind the two-wheeler rule read the background model's (edge/pipeline.py).
 DARK_LUMA = 80.0
 
 
