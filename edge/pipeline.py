@@ -2,9 +2,9 @@
 
 Stages (each timed, reported as ms/frame in node health and ``ioc bench edge``):
 ``resize`` -> ``stabilise`` (camera shake undone) -> ``subtract`` (background model, shadows
-dropped, ROI mask) -> ``morphology`` (in the dark, headlight pools out and lamps tied to their
-vehicle; then opening and closing) -> ``blobs`` -> ``track`` -> ``count`` (lines, class
-sizes, speed) -> ``zones`` -> ``health``.
+dropped, ROI mask) -> ``morphology`` (in the dark, headlight pools out, lamps tied to their
+vehicle and a bus's body filled above its tail lights; then opening and closing) ->
+``blobs`` -> ``track`` -> ``count`` (lines, class sizes, speed) -> ``zones`` -> ``health``.
 The geometry is built when the first frame reveals the source size. Nothing of the frame
 leaves this object: its outputs are numbers.
 """
@@ -154,7 +154,10 @@ class Pipeline:
             grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
             heads = self.headlights.lamps(grey)
             self.headlights.apply(grey, background, fg, heads)
-            lamps = heads + self.headlights.tail_lamps(small)
+            tails = self.headlights.tail_lamps(small)
+            lamps = heads + tails
+            if self.detector.raw is not None:
+                self.headlights.fill_rears(tails, self.detector.raw, fg)
         fg = self.detector.clean(fg)
         t3 = self.timer()
         blobs = self.detector.blobs(fg)

@@ -52,11 +52,21 @@ def cache(d: Path, name: str = "raw.bin", *, texture: bool = True) -> None:
     n = 0
     started = time.perf_counter()
     background = None
+    # The subtractor's own output, before the pipeline fills bodies into it in the dark
+    # (HeadlightFilter.fill_rears): the replay fills them again.
+    subtract = pipeline.detector.subtract
+    outputs: list[np.ndarray] = []
+
+    def keep(frame: np.ndarray, learning_rate: float = -1.0) -> np.ndarray:
+        raw = subtract(frame, learning_rate)
+        outputs.append(raw.copy())
+        return raw
+
+    pipeline.detector.subtract = keep  # type: ignore[method-assign]
     with (d / name).open("wb") as out, (d / f"{name}.bg").open("wb") as bg_out:
         while (item := source.read()) is not None:
             pipeline.process(item.frame, item.time)
-            raw = pipeline.detector.raw
-            assert raw is not None
+            raw = outputs.pop()
             ok, png = cv2.imencode(".png", raw, [cv2.IMWRITE_PNG_COMPRESSION, 1])
             assert ok
             out.write(struct.pack("<dI", item.time, len(png)))
@@ -260,9 +270,10 @@ def crops(d: Path, cls: str, kind: str, n: int, out: Path, name: str = "raw.bin"
 
 
 def lamp_cost(d: Path, start: float, end: float, name: str = "raw.bin") -> dict[str, Any]:
-    """CPU ms per frame of the headlight filter and tail-light search (edge/lamps.py, grey
-    conversion included) on the cached masks and background images of a stretch of video:
-    ``ioc bench edge`` draws a daylight scene, where neither runs."""
+    """CPU ms per frame of the headlight filter, the tail-light search and the bodies filled
+    above tail lights (edge/lamps.py, grey conversion included) on the cached masks and
+    background images of a stretch of video: ``ioc bench edge`` draws a daylight scene, where
+    none of them runs."""
     cv2.setNumThreads(1)
     config, truth = _load(d)
     pipeline = Pipeline(config)
@@ -283,14 +294,17 @@ def lamp_cost(d: Path, start: float, end: float, name: str = "raw.bin") -> dict[
         ok, frame = cap.read()
         assert ok and background is not None
         small = cv2.resize(frame, (raw.shape[1], raw.shape[0]), interpolation=cv2.INTER_LINEAR)
-        work.append((small, pipeline.detector.select(raw).copy(), background))
+        work.append((small, raw, pipeline.detector.select(raw).copy(), background))
     cap.release()
-    erased = tails = 0
+    erased = tails = rears = 0
     t0 = time.thread_time()
-    for small, fg, background in work:  # as Pipeline.analyse does in the dark
+    for small, raw, fg, background in work:  # as Pipeline.analyse does in the dark
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        erased += pipeline.headlights.apply(grey, background, fg)
-        tails += len(pipeline.headlights.tail_lamps(small))
+        heads = pipeline.headlights.lamps(grey)
+        erased += pipeline.headlights.apply(grey, background, fg, heads)
+        found = pipeline.headlights.tail_lamps(small)
+        tails += len(found)
+        rears += pipeline.headlights.fill_rears(found, raw, fg)
     cpu = time.thread_time() - t0
     return {
         "video": d.name,
@@ -300,6 +314,7 @@ def lamp_cost(d: Path, start: float, end: float, name: str = "raw.bin") -> dict[
         "ms_per_frame": round(1000 * cpu / max(len(work), 1), 3),
         "erased_px_per_frame": round(erased / max(len(work), 1)),
         "tail_lamps_per_frame": round(tails / max(len(work), 1), 1),
+        "rears_filled_per_frame": round(rears / max(len(work), 1), 2),
     }
 
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from edge.config import parse_config
-from edge.detect import Blob
+from edge.detect import Blob, Detector, regions
 from edge.geometry import Homography
 from edge.lamps import HeadlightFilter, see_lamps
 from edge.pipeline import Pipeline
@@ -176,3 +176,75 @@ def test_a_track_counts_its_dark_frames_and_those_with_a_lamp_in_its_box() -> No
     assert (rider.dark_frames, rider.lamp_frames) == (4, 4)
     assert (cyclist.dark_frames, cyclist.lamp_frames) == (4, 0)
     assert (lost.dark_frames, lost.lamp_frames) == (0, 0)
+
+
+def _speckle(raw: np.ndarray, x0: int, y0: int, x1: int, y1: int, share: float) -> None:
+    """A dark body as the subtractor sees it at night: ``share`` of its pixels marked, half
+    as foreground (255), half as shadow (127)."""
+    rng = np.random.default_rng(11)
+    marks = rng.random((y1 - y0, x1 - x0))
+    region = raw[y0:y1, x0:x1]
+    region[marks < share / 2] = 255
+    region[(marks >= share / 2) & (marks < share)] = 127
+
+
+def _tail(x: int, y: int) -> Blob:
+    """A tail light's box (3 px), its bottom on row ``y``."""
+    return Blob(x - 1, y - 3, x + 2, y, 9)
+
+
+def _pieces(fg: np.ndarray, box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
+    """The boxes (x0, y0, x1, y1) of what the detector makes of ``fg`` inside ``box``."""
+    x0, y0, x1, y1 = box
+    clean = Detector.clean(fg)[y0:y1, x0:x1]
+    return [(b.x0, b.y0, b.x1, b.y1) for b in regions(np.ascontiguousarray(clean), min_px=20)]
+
+
+def test_a_dark_bus_going_away_is_filled_above_its_tail_lights_as_one_body() -> None:
+    raw = np.zeros(_SHAPE, np.uint8)
+    # A bus 2.5 m wide and 12 m long (y 80-200), its rear at the bottom (towards the camera):
+    # 30 % of its pixels marked, and its dark rear window and face, 1.5 m above the
+    # lamps, not marked at all. A car 2 m ahead of it in the lane stays a car.
+    _speckle(raw, 148, 80, 173, 182, 0.3)
+    _speckle(raw, 148, 196, 173, 200, 0.3)
+    raw[40:60, 150:171] = 255
+    fg = np.where(raw == 255, 255, 0).astype(np.uint8)
+    assert len(_pieces(fg, (140, 0, 180, 210))) != 2  # the bus is not one piece before
+
+    filled = HeadlightFilter(_H, None).fill_rears([_tail(151, 199), _tail(170, 199)], raw, fg)
+
+    assert filled == 1
+    pieces = sorted(_pieces(fg, (140, 0, 180, 210)), key=lambda b: b[1])
+    assert len(pieces) == 2  # the car ahead, then the bus
+    car, bus = pieces
+    assert car[3] <= 62  # nothing of the bus was joined to the car
+    assert bus[3] - bus[1] >= 110 and bus[2] - bus[0] >= 18  # 11 m long, 1.8 m wide
+    assert np.all(raw[90:195, 153:168] == 255)  # the roof rules read the filled body too
+
+
+def test_riders_side_by_side_a_cars_tail_lights_and_a_short_body_are_not_filled() -> None:
+    raw = np.zeros(_SHAPE, np.uint8)
+    raw[80:180, 40:50] = 255  # two files of riders 2 m apart, the road between them
+    raw[80:180, 60:70] = 255
+    _speckle(raw, 131, 140, 149, 200, 0.4)  # a car: its tail lights 1.2 m apart
+    _speckle(raw, 220, 170, 245, 200, 0.4)  # a body as wide as a bus but 3 m long
+    fg = np.where(raw == 255, 255, 0).astype(np.uint8)
+    was = (raw.copy(), fg.copy())
+    tails = [_tail(45, 179), _tail(65, 179), _tail(134, 199), _tail(146, 199)]
+    tails += [_tail(223, 199), _tail(242, 199)]
+
+    assert HeadlightFilter(_H, None).fill_rears(tails, raw, fg) == 0
+    assert np.array_equal(raw, was[0]) and np.array_equal(fg, was[1])
+
+
+def test_a_bus_whose_dark_rear_shows_only_its_sides_is_read_out_to_its_sides() -> None:
+    raw = np.zeros(_SHAPE, np.uint8)
+    _speckle(raw, 200, 60, 226, 168, 0.3)  # its body
+    raw[168:200, 200:203] = 255  # its rear face, 3 m tall, as dark as the road but its edges
+    raw[168:200, 223:226] = 255
+    fg = np.where(raw == 255, 255, 0).astype(np.uint8)
+
+    filled = HeadlightFilter(_H, None).fill_rears([_tail(204, 199), _tail(222, 199)], raw, fg)
+
+    assert filled == 1
+    assert np.all(fg[70:195, 207:219] == 255)
