@@ -292,10 +292,12 @@ class HeadlightFilter:
         third = np.maximum((xr - xl) // 3, 1)
         middle = share(xl + third, xr - third)
         # Walk up while the rows stay dense; above the lamps a gap is bridged (_REAR_GAP).
+        run = np.convolve(dense, np.full(_REAR_ROWS, 1.0 / _REAR_ROWS), "valid")
+        good = [True] * (_REAR_ROWS - 1) + (run >= _REAR_DENSITY).tolist()
         gap_rows = _REAR_GAP * (b.x1 - a.x0)
         top = 0
-        for k in range(len(ys)):
-            if k < _REAR_ROWS - 1 or dense[k - _REAR_ROWS + 1 : k + 1].mean() >= _REAR_DENSITY:
+        for k, ok in enumerate(good):
+            if ok:
                 top = k
             elif k - top > (gap_rows if top <= gap_rows else 0):
                 break
