@@ -221,7 +221,7 @@ class HeadlightFilter:
 
         A bus with a dark body at night is the road's grey: the subtractor finds its sides,
         the lane paint it covers and speckle, which were tracked as pieces and counted as
-        motorbikes or not at all (simulator seed 7: 4 of 8 buses lost). Its two red tail
+        motorbikes or not at all (simulator seed 7: 3 of the 8 buses it lost). Its two red tail
         lights show where its rear is and how wide it is, so above each pair a bus's width
         apart the band between them is filled as far up as the subtractor's marks stay dense.
         Filled in ``raw`` too: the roof rules read the subtractor's output (``top_fill``).
