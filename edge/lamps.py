@@ -155,8 +155,7 @@ class HeadlightFilter:
                 far - _FAR_HALF_M * across,
             ]
         )
-        pts = np.hstack([ground, np.ones((4, 1))]) @ self._to_image.T
-        return np.round(pts[:, :2] / pts[:, 2:3]).astype(np.int32)
+        return np.round(self._image(*ground)).astype(np.int32)
 
     def apply(
         self, grey: Image, background: Image, fg: Image, lamps: list[Blob] | None = None
@@ -232,9 +231,9 @@ class HeadlightFilter:
         used = [False] * len(tails)
         filled = 0
         for i, a in enumerate(tails):
+            if used[i]:
+                continue
             for j in range(i + 1, len(tails)):
-                if used[i]:
-                    break
                 b = tails[j]
                 if used[j] or abs(a.y1 - b.y1) > _PAIR_ROWS:
                     continue
@@ -242,8 +241,9 @@ class HeadlightFilter:
                 if body is not None:
                     cv2.fillConvexPoly(fg, body, 255)
                     cv2.fillConvexPoly(raw, body, 255)
-                    used[i] = used[j] = True
+                    used[j] = True
                     filled += 1
+                    break
         return filled
 
     def rear_body(self, a: Blob, b: Blob, raw: Image) -> Image | None:
